@@ -1,0 +1,108 @@
+/*
+ * hvrpc/client.h - the client: one connection, many concurrent calls.
+ *
+ * A client is thread-safe. Calls from any number of threads share its one
+ * connection, each on its own stream (odd, increasing ids). A call ends
+ * exactly once: with the server's status, DEADLINE_EXCEEDED when its
+ * timeout passes first, UNAVAILABLE when the connection is lost (every
+ * pending call fails at that moment), CANCELLED when the client is freed.
+ *
+ * Asynchronous completions run on the client's I/O thread with no library
+ * lock held; they must not block. From inside one, a blocking call on the
+ * same client returns FAILED_PRECONDITION instead of deadlocking. If
+ * hvrpc_client_call_async() returns an error, its callback never runs.
+ */
+#ifndef HVRPC_CLIENT_H
+#define HVRPC_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "hvrpc/limits.h"
+#include "hvrpc/log.h"
+#include "hvrpc/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hvrpc_client hvrpc_client;
+
+typedef struct hvrpc_client_options {
+    size_t size;                 /* sizeof(hvrpc_client_options), set by _init */
+    uint32_t max_frame;          /* largest frame sent or received; 4 MiB */
+    uint32_t connect_timeout_ms; /* connect (and hybrid handshake); 5000 */
+    hvrpc_log_fn log;
+    void *log_arg;
+} hvrpc_client_options;
+
+HVRPC_API void hvrpc_client_options_init(hvrpc_client_options *o);
+
+typedef struct hvrpc_metadata {
+    const char *key;
+    const char *value;
+} hvrpc_metadata;
+
+typedef struct hvrpc_call_options {
+    size_t size;         /* sizeof(hvrpc_call_options) */
+    uint32_t timeout_ms; /* 0: no deadline. Sent as timeout_nano. */
+    const hvrpc_metadata *metadata;
+    size_t n_metadata;
+} hvrpc_call_options;
+
+#define HVRPC_CALL_OPTIONS_INIT {sizeof(hvrpc_call_options), 0, NULL, 0}
+
+/* A response payload owned by the caller; free with hvrpc_buf_free(). */
+typedef struct hvrpc_buf {
+    uint8_t *data;
+    size_t len;
+} hvrpc_buf;
+
+HVRPC_API void hvrpc_buf_free(hvrpc_buf *b);
+
+/* Connects to uri (see hvrpc/address.h). opts may be NULL. */
+HVRPC_API hvrpc_code hvrpc_client_connect(const char *uri,
+                                          const hvrpc_client_options *opts,
+                                          hvrpc_client **out,
+                                          hvrpc_status *st);
+
+/* Calls service/method with request bytes and waits for the answer. On OK,
+ * *resp (may be NULL) receives the response payload. Returns the call's
+ * code; st receives code and message. opts may be NULL. A request larger
+ * than max_frame fails with RESOURCE_EXHAUSTED without being sent. */
+HVRPC_API hvrpc_code hvrpc_client_call(hvrpc_client *c, const char *service,
+                                       const char *method,
+                                       const void *request,
+                                       size_t request_len,
+                                       const hvrpc_call_options *opts,
+                                       hvrpc_buf *resp, hvrpc_status *st);
+
+/* Same, packing a protobuf-c message as the request. */
+HVRPC_API hvrpc_code hvrpc_client_call_message(
+    hvrpc_client *c, const char *service, const char *method,
+    const ProtobufCMessage *request, const hvrpc_call_options *opts,
+    hvrpc_buf *resp, hvrpc_status *st);
+
+/* Completion of an asynchronous call. resp/len hold the response payload
+ * when st->code is OK, valid only during the callback. */
+typedef void (*hvrpc_done_fn)(const hvrpc_status *st, const uint8_t *resp,
+                              size_t len, void *arg);
+
+/* Starts a call; done(arg) runs exactly once when it ends, unless this
+ * function returns an error (then it never runs). */
+HVRPC_API hvrpc_code hvrpc_client_call_async(
+    hvrpc_client *c, const char *service, const char *method,
+    const void *request, size_t request_len, const hvrpc_call_options *opts,
+    hvrpc_done_fn done, void *arg, hvrpc_status *st);
+
+/* Fails pending calls with CANCELLED (their callbacks run), closes the
+ * connection and frees the client. c may be NULL. Not from a callback. */
+HVRPC_API void hvrpc_client_free(hvrpc_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HVRPC_CLIENT_H */

@@ -1,0 +1,21 @@
+/*
+ * hvrpc/hvrpc.h - RPC across the hypervisor boundary, ttrpc on the wire.
+ *
+ * The umbrella header. Topics: status.h (codes, errors), limits.h, guid.h,
+ * address.h (URIs), peer.h (identities), server.h (endpoints, services,
+ * calls), client.h (calls), log.h.
+ */
+#ifndef HVRPC_HVRPC_H
+#define HVRPC_HVRPC_H
+
+#include "hvrpc/version.h"
+#include "hvrpc/status.h"
+#include "hvrpc/limits.h"
+#include "hvrpc/log.h"
+#include "hvrpc/guid.h"
+#include "hvrpc/address.h"
+#include "hvrpc/peer.h"
+#include "hvrpc/server.h"
+#include "hvrpc/client.h"
+
+#endif /* HVRPC_HVRPC_H */

@@ -1,0 +1,516 @@
+/*
+ * client.c - one connection, many concurrent calls.
+ *
+ * Every call is a pending entry keyed by its stream id. It is completed on
+ * the client's loop thread, exactly once, by whichever comes first: its
+ * Response, its deadline timer, or the connection closing. Since all of
+ * those run on that one thread, a pending entry is only ever freed there
+ * (or in hvrpc_client_free, after the thread has been joined).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+#include "envelope.h"
+#include "log.h"
+#include "ttrpc/request.pb-c.h"
+
+#define INITIAL_BUCKETS 64
+/* Client stream ids are odd; the last usable one is UINT32_MAX. */
+#define LAST_STREAM_ID UINT32_MAX
+
+typedef struct waiter waiter;
+
+typedef struct pending {
+    hvrpc_client *c;
+    uint32_t id;
+    hvrpc__timer timer;
+    hvrpc_done_fn done;
+    void *arg;
+    waiter *w; /* set for blocking calls instead of done */
+    struct pending *next; /* hash chain */
+} pending;
+
+struct hvrpc_client {
+    hvrpc_client_options opts;
+    hvrpc__logger log;
+    hvrpc__loop loop;
+    hvrpc__conn conn; /* conn.mu guards the fields below */
+    uint32_t next_id;
+    pending **buckets;
+    size_t n_buckets; /* a power of two */
+    size_t n_pending;
+    bool broken;
+    hvrpc_status broken_why;
+};
+
+/* A blocking call waits on this, on its own stack. */
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    hvrpc_status st;
+    hvrpc_buf resp;
+};
+
+void hvrpc_client_options_init(hvrpc_client_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->max_frame = HVRPC_DEFAULT_MAX_FRAME;
+    o->connect_timeout_ms = 5000;
+}
+
+void hvrpc_buf_free(hvrpc_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+/* --- the pending table (conn.mu held) ----------------------------------- */
+
+static size_t bucket_of(const hvrpc_client *c, uint32_t id)
+{
+    return (id >> 1) & (c->n_buckets - 1);
+}
+
+static bool table_insert(hvrpc_client *c, pending *p)
+{
+    if (c->n_pending >= 2 * c->n_buckets) {
+        size_t n = 2 * c->n_buckets;
+        pending **b = calloc(n, sizeof *b);
+        if (!b)
+            return false;
+        for (size_t i = 0; i < c->n_buckets; i++) {
+            pending *q = c->buckets[i];
+            while (q) {
+                pending *next = q->next;
+                size_t j = (q->id >> 1) & (n - 1);
+                q->next = b[j];
+                b[j] = q;
+                q = next;
+            }
+        }
+        free(c->buckets);
+        c->buckets = b;
+        c->n_buckets = n;
+    }
+    size_t i = bucket_of(c, p->id);
+    p->next = c->buckets[i];
+    c->buckets[i] = p;
+    c->n_pending++;
+    return true;
+}
+
+static pending *table_remove(hvrpc_client *c, uint32_t id)
+{
+    for (pending **pp = &c->buckets[bucket_of(c, id)]; *pp;
+         pp = &(*pp)->next) {
+        pending *p = *pp;
+        if (p->id == id) {
+            *pp = p->next;
+            c->n_pending--;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* --- completion (loop thread, no lock held) ------------------------------ */
+
+/* Ends a call. For a blocking call the payload moves to its waiter. */
+static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
+                     size_t len)
+{
+    if (p->w) {
+        waiter *w = p->w;
+        pthread_mutex_lock(&w->mu);
+        w->st = *st;
+        if (st->code == HVRPC_OK && len) {
+            w->resp.data = malloc(len);
+            if (w->resp.data) {
+                memcpy(w->resp.data, payload, len);
+                w->resp.len = len;
+            } else {
+                hvrpc_status_set(&w->st, HVRPC_RESOURCE_EXHAUSTED,
+                                 "out of memory for a %zu-byte response",
+                                 len);
+            }
+        }
+        w->done = true;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    } else {
+        p->done(st, st->code == HVRPC_OK ? payload : NULL,
+                st->code == HVRPC_OK ? len : 0, p->arg);
+    }
+    free(p);
+}
+
+static void complete_status(pending *p, hvrpc_code code, const char *msg)
+{
+    hvrpc_status st;
+    hvrpc_status_set(&st, code, "%s", msg);
+    complete(p, &st, NULL, 0);
+}
+
+static void on_deadline(hvrpc__timer *t)
+{
+    pending *p = (pending *)((char *)t - offsetof(pending, timer));
+    hvrpc_client *c = p->c;
+    pthread_mutex_lock(&c->conn.mu);
+    table_remove(c, p->id);
+    pthread_mutex_unlock(&c->conn.mu);
+    complete_status(p, HVRPC_DEADLINE_EXCEEDED, "deadline exceeded");
+}
+
+/* Takes the pending entry of stream id out of the table, disarming its
+ * timer; NULL for a stream we no longer wait for (it timed out). */
+static pending *take(hvrpc_client *c, uint32_t id)
+{
+    pthread_mutex_lock(&c->conn.mu);
+    pending *p = table_remove(c, id);
+    pthread_mutex_unlock(&c->conn.mu);
+    if (p)
+        hvrpc__loop_timer_stop(&c->loop, &p->timer);
+    return p;
+}
+
+static void on_response(pending *p, const uint8_t *data, uint32_t len)
+{
+    Ttrpc__Response *resp = ttrpc__response__unpack(NULL, len, data);
+    if (!resp) {
+        complete_status(p, HVRPC_INTERNAL,
+                        "malformed response: not a ttrpc Response message");
+        return;
+    }
+    hvrpc_status st;
+    hvrpc_status_clear(&st);
+    /* A missing status, or code 0, means OK. */
+    if (resp->status && resp->status->code != 0) {
+        hvrpc_code code = hvrpc_code_from_wire(resp->status->code);
+        hvrpc_status_set(&st, code, "%s",
+                         resp->status->message && resp->status->message[0]
+                             ? resp->status->message
+                             : hvrpc_strerror(code));
+    }
+    complete(p, &st, resp->payload.data, resp->payload.len);
+    ttrpc__response__free_unpacked(resp, NULL);
+}
+
+static int client_on_frame(hvrpc__conn *conn, const hvrpc__frame_header *h,
+                           const uint8_t *data, bool oversize)
+{
+    hvrpc_client *c = (hvrpc_client *)((char *)conn -
+                                       offsetof(hvrpc_client, conn));
+    if (h->type != HVRPC__FRAME_RESPONSE)
+        return 0; /* Data frames belong to streams, which come later. */
+    pending *p = take(c, h->stream_id);
+    if (!p)
+        return 0;
+    if (oversize) {
+        hvrpc_status st;
+        hvrpc_status_set(&st, HVRPC_RESOURCE_EXHAUSTED,
+                         "response of %u bytes exceeds the maximum frame of "
+                         "%u bytes",
+                         h->length, c->opts.max_frame);
+        complete(p, &st, NULL, 0);
+        return 0;
+    }
+    on_response(p, data, h->length);
+    return 0;
+}
+
+/* The connection is gone: every pending call fails now, with why. */
+static void client_on_close(hvrpc__conn *conn, const hvrpc_status *why)
+{
+    hvrpc_client *c = (hvrpc_client *)((char *)conn -
+                                       offsetof(hvrpc_client, conn));
+    pending *all = NULL;
+    pthread_mutex_lock(&conn->mu);
+    c->broken = true;
+    c->broken_why = *why;
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        pending *p = c->buckets[i];
+        while (p) {
+            pending *next = p->next;
+            p->next = all;
+            all = p;
+            p = next;
+        }
+        c->buckets[i] = NULL;
+    }
+    c->n_pending = 0;
+    pthread_mutex_unlock(&conn->mu);
+    hvrpc__log(&c->log, HVRPC_LOG_DEBUG, "connection closed: %s",
+               why->message);
+    while (all) {
+        pending *next = all->next;
+        hvrpc__loop_timer_stop(&c->loop, &all->timer);
+        hvrpc_status st;
+        hvrpc_status_set(&st, why->code, "%s", why->message);
+        complete(all, &st, NULL, 0);
+        all = next;
+    }
+}
+
+static const hvrpc__conn_ops client_conn_ops = {
+    .on_frame = client_on_frame,
+    .on_close = client_on_close,
+};
+
+/* --- connect and free ------------------------------------------------------ */
+
+hvrpc_code hvrpc_client_connect(const char *uri,
+                                const hvrpc_client_options *opts,
+                                hvrpc_client **out, hvrpc_status *st)
+{
+    hvrpc_client_options o;
+    hvrpc_client_options_init(&o);
+    if (opts) {
+        if (opts->size < sizeof o)
+            return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                    "client options: size %zu is not "
+                                    "sizeof(hvrpc_client_options); call "
+                                    "hvrpc_client_options_init()",
+                                    opts->size);
+        o = *opts;
+    }
+    if (o.max_frame < HVRPC_MIN_MAX_FRAME || o.max_frame > HVRPC_MAX_MAX_FRAME)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "client options: max_frame %u is outside "
+                                "%u..%u",
+                                o.max_frame, HVRPC_MIN_MAX_FRAME,
+                                HVRPC_MAX_MAX_FRAME);
+    hvrpc_address a;
+    hvrpc_code code = hvrpc_address_parse(uri, &a, st);
+    if (code != HVRPC_OK)
+        return code;
+    const hvrpc__transport *tp = hvrpc__transport_for(a.kind);
+    int64_t deadline =
+        o.connect_timeout_ms
+            ? hvrpc__deadline_after_ns((int64_t)o.connect_timeout_ms *
+                                       HVRPC__NS_PER_MS)
+            : 0;
+    int fd;
+    code = tp->connect(&a, deadline, &fd, st);
+    if (code != HVRPC_OK)
+        return code;
+
+    hvrpc_client *c = calloc(1, sizeof *c);
+    pending **buckets = calloc(INITIAL_BUCKETS, sizeof *buckets);
+    if (!c || !buckets) {
+        free(c);
+        free(buckets);
+        close(fd);
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for the client");
+    }
+    c->opts = o;
+    c->log.fn = o.log;
+    c->log.arg = o.log_arg;
+    c->next_id = 1;
+    c->buckets = buckets;
+    c->n_buckets = INITIAL_BUCKETS;
+    code = hvrpc__loop_init(&c->loop, st);
+    if (code != HVRPC_OK) {
+        close(fd);
+        free(buckets);
+        free(c);
+        return code;
+    }
+    hvrpc__conn_init(&c->conn, &c->loop, tp, fd, &client_conn_ops,
+                     o.max_frame);
+    if (hvrpc__conn_start(&c->conn) != 0)
+        code = hvrpc_status_set(st, HVRPC_INTERNAL,
+                                "cannot watch the connection");
+    else
+        code = hvrpc__loop_start(&c->loop, st);
+    if (code != HVRPC_OK) {
+        close(fd);
+        hvrpc__conn_destroy(&c->conn);
+        hvrpc__loop_destroy(&c->loop);
+        free(buckets);
+        free(c);
+        return code;
+    }
+    *out = c;
+    return HVRPC_OK;
+}
+
+void hvrpc_client_free(hvrpc_client *c)
+{
+    if (!c)
+        return;
+    hvrpc__loop_stop(&c->loop);
+    /* The loop is joined: closing here completes what is still pending. */
+    hvrpc__conn_close(&c->conn, HVRPC_CANCELLED, "the client was freed");
+    hvrpc__conn_destroy(&c->conn);
+    hvrpc__loop_destroy(&c->loop);
+    free(c->buckets);
+    free(c);
+}
+
+/* --- calls ------------------------------------------------------------------ */
+
+static hvrpc_code start_call(hvrpc_client *c, const char *service,
+                             const char *method, const hvrpc__payload *pl,
+                             const hvrpc_call_options *opts, pending *p,
+                             hvrpc_status *st)
+{
+    hvrpc_call_options none = HVRPC_CALL_OPTIONS_INIT;
+    if (!opts)
+        opts = &none;
+    if (opts->size < sizeof *opts)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "call options: size %zu is not "
+                                "sizeof(hvrpc_call_options)",
+                                opts->size);
+    if (!service || !method)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "service and method are required");
+    for (size_t i = 0; i < opts->n_metadata; i++)
+        if (!opts->metadata[i].key || !opts->metadata[i].value)
+            return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                    "metadata entry %zu has a NULL key or "
+                                    "value",
+                                    i);
+    int64_t timeout_ns = (int64_t)opts->timeout_ms * HVRPC__NS_PER_MS;
+    hvrpc__frame_buf f;
+    hvrpc_code code = hvrpc__encode_request(
+        0, service, method, pl, timeout_ns, opts->metadata, opts->n_metadata,
+        c->opts.max_frame, &f, st);
+    if (code != HVRPC_OK)
+        return code;
+
+    p->c = c;
+    p->timer.fn = on_deadline;
+    pthread_mutex_lock(&c->conn.mu);
+    if (c->broken) {
+        code = hvrpc_status_set(st, c->broken_why.code == HVRPC_CANCELLED
+                                        ? HVRPC_CANCELLED
+                                        : HVRPC_UNAVAILABLE,
+                                "connection lost: %s", c->broken_why.message);
+    } else if (c->next_id == 0 || c->next_id > LAST_STREAM_ID - 1) {
+        code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "stream ids exhausted on this connection: "
+                                "connect a new client");
+    } else {
+        p->id = c->next_id;
+        if (!table_insert(c, p))
+            code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                    "out of memory for a pending call");
+    }
+    if (code == HVRPC_OK && timeout_ns > 0 &&
+        !hvrpc__loop_timer_start(&c->loop, &p->timer,
+                                 hvrpc__deadline_after_ns(timeout_ns))) {
+        table_remove(c, p->id);
+        code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for the call's deadline");
+    }
+    if (code != HVRPC_OK) {
+        pthread_mutex_unlock(&c->conn.mu);
+        free(f.data);
+        return code;
+    }
+    /* Ids are taken and frames queued under one lock, so they leave in
+     * increasing order, as the server requires. */
+    c->next_id += 2;
+    hvrpc__frame_set_stream(&f, p->id);
+    /* A failed send breaks the connection; closing it then fails this
+     * call through the table like every other. */
+    hvrpc__conn_send_locked(&c->conn, &f);
+    pthread_mutex_unlock(&c->conn.mu);
+    return HVRPC_OK;
+}
+
+hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,
+                                   const char *method, const void *request,
+                                   size_t request_len,
+                                   const hvrpc_call_options *opts,
+                                   hvrpc_done_fn done, void *arg,
+                                   hvrpc_status *st)
+{
+    if (!done)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "a completion callback is required");
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for a call");
+    p->done = done;
+    p->arg = arg;
+    hvrpc__payload pl = {.data = request, .len = request_len};
+    hvrpc_code code = start_call(c, service, method, &pl, opts, p, st);
+    if (code != HVRPC_OK)
+        free(p);
+    return code;
+}
+
+static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
+                                const char *method, const hvrpc__payload *pl,
+                                const hvrpc_call_options *opts,
+                                hvrpc_buf *resp, hvrpc_status *st)
+{
+    if (resp) {
+        resp->data = NULL;
+        resp->len = 0;
+    }
+    if (hvrpc__loop_in_thread(&c->loop))
+        return hvrpc_status_set(st, HVRPC_FAILED_PRECONDITION,
+                                "a blocking call from a completion callback "
+                                "of the same client would deadlock");
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for a call");
+    waiter w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    p->w = &w;
+    hvrpc_code code = start_call(c, service, method, pl, opts, p, st);
+    if (code != HVRPC_OK) {
+        free(p);
+    } else {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        code = w.st.code;
+        if (st)
+            *st = w.st;
+        if (resp && code == HVRPC_OK)
+            *resp = w.resp;
+        else
+            free(w.resp.data);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return code;
+}
+
+hvrpc_code hvrpc_client_call(hvrpc_client *c, const char *service,
+                             const char *method, const void *request,
+                             size_t request_len,
+                             const hvrpc_call_options *opts, hvrpc_buf *resp,
+                             hvrpc_status *st)
+{
+    hvrpc__payload pl = {.data = request, .len = request_len};
+    return call_blocking(c, service, method, &pl, opts, resp, st);
+}
+
+hvrpc_code hvrpc_client_call_message(hvrpc_client *c, const char *service,
+                                     const char *method,
+                                     const ProtobufCMessage *request,
+                                     const hvrpc_call_options *opts,
+                                     hvrpc_buf *resp, hvrpc_status *st)
+{
+    hvrpc__payload pl = {.msg = request};
+    return call_blocking(c, service, method, &pl, opts, resp, st);
+}

@@ -1,0 +1,33 @@
+/* clock.c - monotonic time and deadlines. */
+#include <limits.h>
+#include <time.h>
+
+#include "clock.h"
+
+int64_t hvrpc__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+}
+
+int64_t hvrpc__deadline_after_ns(int64_t ns)
+{
+    int64_t now = hvrpc__now_ns();
+    if (ns <= 0)
+        return now;
+    if (ns > INT64_MAX - now)
+        return INT64_MAX;
+    return now + ns;
+}
+
+int hvrpc__poll_timeout_ms(int64_t deadline_ns)
+{
+    if (deadline_ns == 0)
+        return -1;
+    int64_t left = deadline_ns - hvrpc__now_ns();
+    if (left <= 0)
+        return 0;
+    int64_t ms = (left + HVRPC__NS_PER_MS - 1) / HVRPC__NS_PER_MS;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}

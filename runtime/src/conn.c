@@ -1,0 +1,243 @@
+/* conn.c - a framed connection: read on the loop, write from anywhere. */
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conn.h"
+
+/* Reads per readiness event before giving other connections a turn. */
+#define READS_PER_EVENT 16
+
+static void on_io(hvrpc__io *io, uint32_t events);
+
+void hvrpc__conn_init(hvrpc__conn *c, hvrpc__loop *loop,
+                      const hvrpc__transport *tp, int fd,
+                      const hvrpc__conn_ops *ops, uint32_t max_frame)
+{
+    memset(c, 0, sizeof *c);
+    c->io.fd = fd;
+    c->io.fn = on_io;
+    c->loop = loop;
+    c->tp = tp;
+    c->ops = ops;
+    pthread_mutex_init(&c->mu, NULL);
+    hvrpc__frame_reader_init(&c->reader, max_frame);
+}
+
+int hvrpc__conn_start(hvrpc__conn *c)
+{
+    return hvrpc__loop_add(c->loop, &c->io, EPOLLIN);
+}
+
+void hvrpc__conn_destroy(hvrpc__conn *c)
+{
+    hvrpc__frame_reader_free(&c->reader);
+    pthread_mutex_destroy(&c->mu);
+}
+
+static void drop_queue(hvrpc__conn *c)
+{
+    hvrpc__outbuf *o = c->out_head;
+    while (o) {
+        hvrpc__outbuf *next = o->next;
+        free(o->f.data);
+        free(o);
+        o = next;
+    }
+    c->out_head = c->out_tail = NULL;
+    c->out_off = 0;
+}
+
+/* Writes as much as the socket takes. 0 when all is written or the socket
+ * is full, -1 on a write error (the connection is broken). */
+static int write_some(hvrpc__conn *c, const uint8_t *p, size_t n,
+                      size_t *done)
+{
+    while (*done < n) {
+        ssize_t w = c->tp->write(c->io.fd, p + *done, n - *done);
+        if (w > 0) {
+            *done += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1;
+    }
+    return 0;
+}
+
+static void set_want_out(hvrpc__conn *c, bool want)
+{
+    if (c->want_out == want)
+        return;
+    c->want_out = want;
+    hvrpc__loop_mod(c->loop, &c->io, EPOLLIN | (want ? EPOLLOUT : 0));
+}
+
+hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
+{
+    if (c->closed) {
+        free(f->data);
+        return HVRPC_UNAVAILABLE;
+    }
+    size_t done = 0;
+    if (!c->out_head && write_some(c, f->data, f->len, &done) < 0) {
+        free(f->data);
+        hvrpc__conn_abort_locked(c);
+        return HVRPC_UNAVAILABLE;
+    }
+    if (done == f->len) {
+        free(f->data);
+        return HVRPC_OK;
+    }
+    hvrpc__outbuf *o = malloc(sizeof *o);
+    if (!o) {
+        /* Part of the frame may be out: the stream is beyond repair. */
+        free(f->data);
+        hvrpc__conn_abort_locked(c);
+        return HVRPC_UNAVAILABLE;
+    }
+    o->next = NULL;
+    o->f = *f;
+    if (c->out_tail)
+        c->out_tail->next = o;
+    else {
+        c->out_head = o;
+        c->out_off = done;
+    }
+    c->out_tail = o;
+    set_want_out(c, true);
+    return HVRPC_OK;
+}
+
+void hvrpc__conn_abort_locked(hvrpc__conn *c)
+{
+    if (!c->closed)
+        shutdown(c->io.fd, SHUT_RDWR);
+}
+
+/* Loop thread, c->mu held. -1 when the connection broke. */
+static int flush_locked(hvrpc__conn *c)
+{
+    while (c->out_head) {
+        hvrpc__outbuf *o = c->out_head;
+        if (write_some(c, o->f.data, o->f.len, &c->out_off) < 0)
+            return -1;
+        if (c->out_off < o->f.len)
+            return 0;
+        c->out_head = o->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        c->out_off = 0;
+        free(o->f.data);
+        free(o);
+    }
+    set_want_out(c, false);
+    return 0;
+}
+
+void hvrpc__conn_drain(hvrpc__conn *c, int64_t deadline_ns)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!c->closed && flush_locked(c) == 0 && c->out_head) {
+        pthread_mutex_unlock(&c->mu);
+        struct pollfd pfd = {.fd = c->io.fd, .events = POLLOUT};
+        if (poll(&pfd, 1, hvrpc__poll_timeout_ms(deadline_ns)) <= 0)
+            return;
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void hvrpc__conn_close(hvrpc__conn *c, hvrpc_code code, const char *msg)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->closed) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    c->closed = true;
+    drop_queue(c);
+    pthread_mutex_unlock(&c->mu);
+    /* No writer touches the fd once closed is set. */
+    hvrpc__loop_del(c->loop, &c->io);
+    close(c->io.fd);
+    hvrpc_status why;
+    hvrpc_status_set(&why, code, "%s", msg);
+    c->ops->on_close(c, &why);
+}
+
+void hvrpc__conn_close_when_flushed(hvrpc__conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool now = !c->out_head && !c->closed;
+    c->close_when_flushed = true;
+    pthread_mutex_unlock(&c->mu);
+    if (now)
+        hvrpc__conn_close(c, HVRPC_UNAVAILABLE, "connection closed");
+}
+
+static int frame_cb(void *ctx, const hvrpc__frame_header *h,
+                    const uint8_t *data, bool oversize)
+{
+    hvrpc__conn *c = ctx;
+    return c->ops->on_frame(c, h, data, oversize);
+}
+
+static void on_readable(hvrpc__conn *c)
+{
+    uint8_t *buf = c->loop->rbuf;
+    for (int i = 0; i < READS_PER_EVENT; i++) {
+        ssize_t n = c->tp->read(c->io.fd, buf, HVRPC__LOOP_READ_BUF);
+        if (n > 0) {
+            hvrpc__feed_result r =
+                hvrpc__frame_reader_feed(&c->reader, buf, (size_t)n,
+                                         frame_cb, c);
+            if (r == HVRPC__FEED_STOPPED)
+                return;
+            if (r == HVRPC__FEED_NOMEM) {
+                hvrpc__conn_close(c, HVRPC_RESOURCE_EXHAUSTED,
+                                  "out of memory for an incoming frame");
+                return;
+            }
+            continue;
+        }
+        if (n == 0) {
+            hvrpc__conn_close(c, HVRPC_UNAVAILABLE,
+                              "connection closed by the peer");
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        hvrpc__conn_close(c, HVRPC_UNAVAILABLE, strerror(errno));
+        return;
+    }
+}
+
+static void on_io(hvrpc__io *io, uint32_t events)
+{
+    hvrpc__conn *c = (hvrpc__conn *)((char *)io - offsetof(hvrpc__conn, io));
+    if (events & EPOLLOUT) {
+        pthread_mutex_lock(&c->mu);
+        int broken = flush_locked(c);
+        bool done = !c->out_head && c->close_when_flushed;
+        pthread_mutex_unlock(&c->mu);
+        if (broken || done) {
+            hvrpc__conn_close(c, HVRPC_UNAVAILABLE,
+                              broken ? "write failed" : "connection closed");
+            return;
+        }
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        on_readable(c);
+}

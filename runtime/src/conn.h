@@ -1,0 +1,89 @@
+/*
+ * conn.h - one framed connection on an event loop; shared by the server
+ * and the client.
+ *
+ * Reading happens on the loop thread only: bytes go through the frame
+ * reader and each complete frame to ops->on_frame. Writing may happen on
+ * any thread, under c->mu: a frame is written straight away when nothing
+ * is queued (no thread hop on the fast path), otherwise queued and flushed
+ * by the loop when the socket is writable. Frames leave in the order they
+ * were sent.
+ *
+ * Closing happens on the loop thread (hvrpc__conn_close). Another thread
+ * that finds the connection broken calls hvrpc__conn_abort, which shuts the
+ * socket down so the loop sees it and closes.
+ */
+#ifndef HVRPC__CONN_H
+#define HVRPC__CONN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+#include "frame.h"
+#include "loop.h"
+#include "transport.h"
+
+typedef struct hvrpc__conn hvrpc__conn;
+
+typedef struct hvrpc__conn_ops {
+    /* A complete frame (loop thread). Return non-zero after closing the
+     * connection from inside, to stop reading. */
+    int (*on_frame)(hvrpc__conn *c, const hvrpc__frame_header *h,
+                    const uint8_t *data, bool oversize);
+    /* The connection closed (loop thread, once). The fd is closed and out
+     * of the loop; the owner may now release c. */
+    void (*on_close)(hvrpc__conn *c, const hvrpc_status *why);
+} hvrpc__conn_ops;
+
+typedef struct hvrpc__outbuf {
+    struct hvrpc__outbuf *next;
+    hvrpc__frame_buf f;
+} hvrpc__outbuf;
+
+struct hvrpc__conn {
+    hvrpc__io io;
+    hvrpc__loop *loop;
+    const hvrpc__transport *tp;
+    const hvrpc__conn_ops *ops;
+    /* Guards the fields below; owners guard their per-connection state
+     * (calls, pending streams) with it too. */
+    pthread_mutex_t mu;
+    hvrpc__outbuf *out_head, *out_tail;
+    size_t out_off; /* bytes of out_head already written */
+    bool want_out;  /* EPOLLOUT armed */
+    bool closed;    /* no more writes: the fd may be gone */
+    bool close_when_flushed;
+    hvrpc__frame_reader reader;
+};
+
+void hvrpc__conn_init(hvrpc__conn *c, hvrpc__loop *loop,
+                      const hvrpc__transport *tp, int fd,
+                      const hvrpc__conn_ops *ops, uint32_t max_frame);
+/* Starts watching the fd. -1 (errno set) on failure. */
+int hvrpc__conn_start(hvrpc__conn *c);
+
+/* Sends an encoded frame; c->mu held by the caller. Takes f->data in every
+ * case. UNAVAILABLE when the connection is closed or broken. */
+hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f);
+
+/* Closes the connection now (loop thread): drops queued output, calls
+ * ops->on_close. Idempotent. */
+void hvrpc__conn_close(hvrpc__conn *c, hvrpc_code code, const char *msg);
+
+/* Closes once everything queued is written (loop thread). */
+void hvrpc__conn_close_when_flushed(hvrpc__conn *c);
+
+/* With the loop stopped (the caller owns the socket): writes what is
+ * queued, waiting for the socket until deadline_ns at the latest. */
+void hvrpc__conn_drain(hvrpc__conn *c, int64_t deadline_ns);
+
+/* From any thread, c->mu held: makes the loop close the connection. */
+void hvrpc__conn_abort_locked(hvrpc__conn *c);
+
+/* Frees what init allocated. After on_close only. */
+void hvrpc__conn_destroy(hvrpc__conn *c);
+
+#endif

@@ -1,0 +1,190 @@
+/* envelope.c - hand-encoded ttrpc Request and Response frames. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "frame.h"
+
+/* Protobuf wire types and the field numbers of ttrpc/request.proto. */
+#define WT_VARINT 0
+#define WT_LEN 2
+#define TAG(field, wt) ((uint32_t)(field) << 3 | (wt))
+
+enum { REQ_SERVICE = 1, REQ_METHOD, REQ_PAYLOAD, REQ_TIMEOUT, REQ_METADATA };
+enum { KV_KEY = 1, KV_VALUE };
+enum { RESP_STATUS = 1, RESP_PAYLOAD };
+enum { STATUS_CODE = 1, STATUS_MESSAGE };
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Size of a length-delimited field with a body of n bytes. */
+static size_t len_field_size(uint32_t field, size_t n)
+{
+    return varint_len(TAG(field, WT_LEN)) + varint_len(n) + n;
+}
+
+static uint8_t *put_len_header(uint8_t *p, uint32_t field, size_t n)
+{
+    p = put_varint(p, TAG(field, WT_LEN));
+    return put_varint(p, n);
+}
+
+/* A string or bytes field; proto3 leaves empty ones out. */
+static size_t bytes_field_size(uint32_t field, size_t n)
+{
+    return n ? len_field_size(field, n) : 0;
+}
+
+static uint8_t *put_bytes_field(uint8_t *p, uint32_t field, const void *b,
+                                size_t n)
+{
+    if (!n)
+        return p;
+    p = put_len_header(p, field, n);
+    memcpy(p, b, n);
+    return p + n;
+}
+
+static size_t payload_len(const hvrpc__payload *pl)
+{
+    if (!pl)
+        return 0;
+    return pl->msg ? protobuf_c_message_get_packed_size(pl->msg) : pl->len;
+}
+
+static uint8_t *put_payload(uint8_t *p, uint32_t field,
+                            const hvrpc__payload *pl, size_t n)
+{
+    if (!n)
+        return p;
+    if (!pl->msg)
+        return put_bytes_field(p, field, pl->data, n);
+    p = put_len_header(p, field, n);
+    return p + protobuf_c_message_pack(pl->msg, p);
+}
+
+static size_t kv_size(const hvrpc_metadata *kv)
+{
+    return bytes_field_size(KV_KEY, strlen(kv->key)) +
+           bytes_field_size(KV_VALUE, strlen(kv->value));
+}
+
+/* Allocates header + data and fills the header. */
+static hvrpc_code frame_alloc(hvrpc__frame_buf *out, uint32_t stream_id,
+                              uint8_t type, size_t data_len)
+{
+    out->len = HVRPC__FRAME_HEADER_LEN + data_len;
+    out->data = malloc(out->len);
+    if (!out->data)
+        return HVRPC_RESOURCE_EXHAUSTED;
+    hvrpc__frame_header h = {(uint32_t)data_len, stream_id, type, 0};
+    hvrpc__frame_header_encode(&h, out->data);
+    return HVRPC_OK;
+}
+
+hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
+                                 const char *method,
+                                 const hvrpc__payload *payload,
+                                 int64_t timeout_ns,
+                                 const hvrpc_metadata *md, size_t n_md,
+                                 uint32_t max_frame, hvrpc__frame_buf *out,
+                                 hvrpc_status *st)
+{
+    size_t svc_len = strlen(service), meth_len = strlen(method);
+    size_t pl_len = payload_len(payload);
+    if (pl_len > max_frame)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "request payload of %zu bytes exceeds the "
+                                "maximum frame of %u bytes",
+                                pl_len, max_frame);
+    size_t n = bytes_field_size(REQ_SERVICE, svc_len) +
+               bytes_field_size(REQ_METHOD, meth_len) +
+               bytes_field_size(REQ_PAYLOAD, pl_len);
+    if (timeout_ns > 0)
+        n += varint_len(TAG(REQ_TIMEOUT, WT_VARINT)) +
+             varint_len((uint64_t)timeout_ns);
+    for (size_t i = 0; i < n_md && n <= max_frame; i++)
+        n += len_field_size(REQ_METADATA, kv_size(&md[i]));
+    if (n > max_frame)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "request of %zu bytes exceeds the maximum "
+                                "frame of %u bytes",
+                                n, max_frame);
+    if (frame_alloc(out, stream_id, HVRPC__FRAME_REQUEST, n) != HVRPC_OK)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for a %zu-byte request", n);
+
+    uint8_t *p = out->data + HVRPC__FRAME_HEADER_LEN;
+    p = put_bytes_field(p, REQ_SERVICE, service, svc_len);
+    p = put_bytes_field(p, REQ_METHOD, method, meth_len);
+    p = put_payload(p, REQ_PAYLOAD, payload, pl_len);
+    if (timeout_ns > 0) {
+        p = put_varint(p, TAG(REQ_TIMEOUT, WT_VARINT));
+        p = put_varint(p, (uint64_t)timeout_ns);
+    }
+    for (size_t i = 0; i < n_md; i++) {
+        p = put_len_header(p, REQ_METADATA, kv_size(&md[i]));
+        p = put_bytes_field(p, KV_KEY, md[i].key, strlen(md[i].key));
+        p = put_bytes_field(p, KV_VALUE, md[i].value, strlen(md[i].value));
+    }
+    return HVRPC_OK;
+}
+
+hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
+                                  const char *message,
+                                  const hvrpc__payload *payload,
+                                  uint32_t max_frame, hvrpc__frame_buf *out)
+{
+    size_t msg_len = code != HVRPC_OK && message ? strlen(message) : 0;
+    size_t status_len = 0;
+    if (code != HVRPC_OK)
+        status_len = varint_len(TAG(STATUS_CODE, WT_VARINT)) +
+                     varint_len((uint64_t)code) +
+                     bytes_field_size(STATUS_MESSAGE, msg_len);
+    size_t pl_len = payload_len(payload);
+    if (pl_len > max_frame)
+        return HVRPC_RESOURCE_EXHAUSTED;
+    size_t n = (code != HVRPC_OK ? len_field_size(RESP_STATUS, status_len)
+                                 : 0) +
+               bytes_field_size(RESP_PAYLOAD, pl_len);
+    if (n > max_frame)
+        return HVRPC_RESOURCE_EXHAUSTED;
+    if (frame_alloc(out, stream_id, HVRPC__FRAME_RESPONSE, n) != HVRPC_OK)
+        return HVRPC_RESOURCE_EXHAUSTED;
+
+    uint8_t *p = out->data + HVRPC__FRAME_HEADER_LEN;
+    if (code != HVRPC_OK) {
+        p = put_len_header(p, RESP_STATUS, status_len);
+        p = put_varint(p, TAG(STATUS_CODE, WT_VARINT));
+        p = put_varint(p, (uint64_t)code);
+        p = put_bytes_field(p, STATUS_MESSAGE, message, msg_len);
+    }
+    put_payload(p, RESP_PAYLOAD, payload, pl_len);
+    return HVRPC_OK;
+}
+
+void hvrpc__frame_set_stream(hvrpc__frame_buf *f, uint32_t stream_id)
+{
+    hvrpc__frame_header h;
+    hvrpc__frame_header_decode(f->data, &h);
+    h.stream_id = stream_id;
+    hvrpc__frame_header_encode(&h, f->data);
+}

@@ -1,0 +1,54 @@
+/*
+ * envelope.h - whole ttrpc frames: header + Request or Response message.
+ *
+ * Encoding is done by hand, straight into one buffer that holds the frame
+ * header too (one allocation, one copy of the payload); the bytes are what
+ * protobuf-c would pack for the same message (unit-tested against it).
+ * Decoding uses protobuf-c (ttrpc/request.pb-c.h) on bytes whose length
+ * the frame reader has already bounded.
+ */
+#ifndef HVRPC__ENVELOPE_H
+#define HVRPC__ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "hvrpc/client.h"
+#include "hvrpc/status.h"
+
+/* A payload given either as bytes or as a message to pack. */
+typedef struct hvrpc__payload {
+    const uint8_t *data;
+    size_t len;
+    const ProtobufCMessage *msg; /* when set, data/len are ignored */
+} hvrpc__payload;
+
+/* An encoded frame, malloc'd; len includes the 10-byte header. */
+typedef struct hvrpc__frame_buf {
+    uint8_t *data;
+    size_t len;
+} hvrpc__frame_buf;
+
+/* A Request frame. RESOURCE_EXHAUSTED (nothing allocated) when its data
+ * would exceed max_frame. timeout_ns 0 means none. */
+hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
+                                 const char *method,
+                                 const hvrpc__payload *payload,
+                                 int64_t timeout_ns,
+                                 const hvrpc_metadata *md, size_t n_md,
+                                 uint32_t max_frame, hvrpc__frame_buf *out,
+                                 hvrpc_status *st);
+
+/* A Response frame. code OK sends no status field (a missing status means
+ * OK). RESOURCE_EXHAUSTED when it would exceed max_frame. */
+hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
+                                  const char *message,
+                                  const hvrpc__payload *payload,
+                                  uint32_t max_frame, hvrpc__frame_buf *out);
+
+/* Rewrites the stream id of an encoded frame. */
+void hvrpc__frame_set_stream(hvrpc__frame_buf *f, uint32_t stream_id);
+
+#endif

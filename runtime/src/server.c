@@ -1,0 +1,595 @@
+/*
+ * server.c - the server: endpoints, accepted connections, the dispatcher
+ * and the stop sequence. One call's life is in call.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "envelope.h"
+#include "server_internal.h"
+
+#define LISTEN_BACKLOG 128
+#define ACCEPTS_PER_EVENT 64
+#define MAX_WORKERS 256
+/* After EMFILE, accepting pauses this long instead of spinning. */
+#define ACCEPT_PAUSE_NS (100 * HVRPC__NS_PER_MS)
+/* How long stop waits for the UNAVAILABLE answers to drain. */
+#define STOP_FLUSH_NS (1000 * HVRPC__NS_PER_MS)
+
+typedef struct hvrpc__scheduled {
+    hvrpc__timer timer;
+    hvrpc__task task;
+    hvrpc_server *srv;
+    void (*fn)(void *);
+    void *arg;
+    struct hvrpc__scheduled *prev, *next; /* srv->scheduled, under srv->mu */
+} hvrpc__scheduled;
+
+void hvrpc_server_options_init(hvrpc_server_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->size = sizeof *o;
+    o->max_frame = HVRPC_DEFAULT_MAX_FRAME;
+    o->workers = 4;
+}
+
+void hvrpc__server_live_inc(hvrpc_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    srv->live++;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void hvrpc__server_live_dec(hvrpc_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (--srv->live == 0)
+        pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+hvrpc_code hvrpc_server_create(const hvrpc_server_options *opts,
+                               hvrpc_server **out, hvrpc_status *st)
+{
+    hvrpc_server_options o;
+    hvrpc_server_options_init(&o);
+    if (opts) {
+        if (opts->size < sizeof o)
+            return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                    "server options: size %zu is not "
+                                    "sizeof(hvrpc_server_options); call "
+                                    "hvrpc_server_options_init()",
+                                    opts->size);
+        o = *opts;
+    }
+    if (o.max_frame < HVRPC_MIN_MAX_FRAME || o.max_frame > HVRPC_MAX_MAX_FRAME)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "server options: max_frame %u is outside "
+                                "%u..%u",
+                                o.max_frame, HVRPC_MIN_MAX_FRAME,
+                                HVRPC_MAX_MAX_FRAME);
+    if (o.workers < 1 || o.workers > MAX_WORKERS)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "server options: workers %u is outside 1..%d",
+                                o.workers, MAX_WORKERS);
+    hvrpc_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for the server");
+    srv->opts = o;
+    srv->log.fn = o.log;
+    srv->log.arg = o.log_arg;
+    hvrpc_code c = hvrpc__loop_init(&srv->loop, st);
+    if (c != HVRPC_OK) {
+        free(srv);
+        return c;
+    }
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->cv, NULL);
+    atomic_init(&srv->state, SERVER_CREATED);
+    *out = srv;
+    return HVRPC_OK;
+}
+
+/* --- connections -------------------------------------------------------- */
+
+void hvrpc__sconn_unref(hvrpc__sconn *sc)
+{
+    if (atomic_fetch_sub(&sc->refs, 1) != 1)
+        return;
+    hvrpc_server *srv = sc->srv;
+    hvrpc__conn_destroy(&sc->conn);
+    free(sc);
+    hvrpc__server_live_dec(srv);
+}
+
+void hvrpc__sconn_send_status(hvrpc__sconn *sc, uint32_t stream_id,
+                              hvrpc_code code, const char *fmt, ...)
+{
+    char msg[HVRPC_STATUS_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    hvrpc__frame_buf f;
+    if (hvrpc__encode_response(stream_id, code, msg, NULL,
+                               sc->srv->opts.max_frame, &f) != HVRPC_OK)
+        return;
+    pthread_mutex_lock(&sc->conn.mu);
+    hvrpc__conn_send_locked(&sc->conn, &f);
+    pthread_mutex_unlock(&sc->conn.mu);
+}
+
+static const hvrpc_method *lookup(const hvrpc_endpoint *ep,
+                                  const Ttrpc__Request *req,
+                                  const hvrpc__registration **reg)
+{
+    for (size_t i = 0; i < ep->n_regs; i++) {
+        const hvrpc_service *svc = ep->regs[i].svc;
+        if (strcmp(svc->name, req->service) != 0)
+            continue;
+        *reg = &ep->regs[i];
+        for (size_t j = 0; j < svc->n_methods; j++)
+            if (strcmp(svc->methods[j].name, req->method) == 0)
+                return &svc->methods[j];
+        return NULL;
+    }
+    *reg = NULL;
+    return NULL;
+}
+
+static void on_request(hvrpc__sconn *sc, uint32_t id, const uint8_t *data,
+                       uint32_t len)
+{
+    if (id % 2 == 0) {
+        hvrpc__sconn_send_status(sc, id, HVRPC_INVALID_ARGUMENT,
+                                 "stream id %u is even: client streams use "
+                                 "odd ids",
+                                 id);
+        return;
+    }
+    if (id <= sc->last_stream) {
+        hvrpc__sconn_send_status(sc, id, HVRPC_INVALID_ARGUMENT,
+                                 "stream id %u reused: ids must increase "
+                                 "(last was %u)",
+                                 id, sc->last_stream);
+        return;
+    }
+    sc->last_stream = id;
+    Ttrpc__Request *req = ttrpc__request__unpack(NULL, len, data);
+    if (!req) {
+        hvrpc__sconn_send_status(sc, id, HVRPC_INVALID_ARGUMENT,
+                                 "malformed request: not a ttrpc Request "
+                                 "message");
+        return;
+    }
+    const hvrpc__registration *reg;
+    const hvrpc_method *m = lookup(sc->ep, req, &reg);
+    if (!m) {
+        if (reg)
+            hvrpc__sconn_send_status(sc, id, HVRPC_UNIMPLEMENTED,
+                                     "unknown method %s.%s", req->service,
+                                     req->method);
+        else
+            hvrpc__sconn_send_status(sc, id, HVRPC_UNIMPLEMENTED,
+                                     "unknown service \"%s\"", req->service);
+        ttrpc__request__free_unpacked(req, NULL);
+        return;
+    }
+    hvrpc_call *call = hvrpc__call_new(sc, id, req, reg, m);
+    if (!call) {
+        ttrpc__request__free_unpacked(req, NULL);
+        hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
+                                 "out of memory for the call");
+        return;
+    }
+    hvrpc__call_start(call);
+}
+
+static int sconn_on_frame(hvrpc__conn *c, const hvrpc__frame_header *h,
+                          const uint8_t *data, bool oversize)
+{
+    hvrpc__sconn *sc = (hvrpc__sconn *)c;
+    if (h->type != HVRPC__FRAME_REQUEST)
+        return 0; /* Data frames belong to streams, which come later. */
+    if (oversize) {
+        hvrpc__sconn_send_status(sc, h->stream_id, HVRPC_RESOURCE_EXHAUSTED,
+                                 "request of %u bytes exceeds the maximum "
+                                 "frame of %u bytes",
+                                 h->length, sc->srv->opts.max_frame);
+        return 0;
+    }
+    on_request(sc, h->stream_id, data, h->length);
+    return 0;
+}
+
+static void sconn_on_close(hvrpc__conn *c, const hvrpc_status *why)
+{
+    hvrpc__sconn *sc = (hvrpc__sconn *)c;
+    hvrpc_server *srv = sc->srv;
+    char peer[128];
+    hvrpc_peer_format(&sc->peer, peer, sizeof peer);
+    hvrpc__log(&srv->log, HVRPC_LOG_DEBUG, "connection from %s closed: %s",
+               peer, why->message);
+
+    /* Calls still running lose their connection: their answers drop. */
+    pthread_mutex_lock(&c->mu);
+    for (hvrpc_call *call = sc->calls; call; call = call->next) {
+        call->answered = true;
+        call->linked = false;
+    }
+    sc->calls = NULL;
+    pthread_mutex_unlock(&c->mu);
+
+    pthread_mutex_lock(&srv->mu);
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        srv->conns = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    pthread_mutex_unlock(&srv->mu);
+    hvrpc__sconn_unref(sc);
+}
+
+static const hvrpc__conn_ops sconn_ops = {
+    .on_frame = sconn_on_frame,
+    .on_close = sconn_on_close,
+};
+
+static void accept_one(hvrpc_endpoint *ep, int fd, const hvrpc_peer *peer)
+{
+    hvrpc_server *srv = ep->srv;
+    hvrpc__sconn *sc = calloc(1, sizeof *sc);
+    if (!sc) {
+        close(fd);
+        hvrpc__log(&srv->log, HVRPC_LOG_WARN,
+                   "out of memory: connection refused");
+        return;
+    }
+    hvrpc__conn_init(&sc->conn, &srv->loop, ep->tp, fd, &sconn_ops,
+                     srv->opts.max_frame);
+    sc->srv = srv;
+    sc->ep = ep;
+    sc->peer = *peer;
+    atomic_init(&sc->refs, 1);
+    if (hvrpc__conn_start(&sc->conn) != 0) {
+        hvrpc__log(&srv->log, HVRPC_LOG_WARN, "cannot watch connection: %s",
+                   strerror(errno));
+        hvrpc__conn_destroy(&sc->conn);
+        close(fd);
+        free(sc);
+        return;
+    }
+    pthread_mutex_lock(&srv->mu);
+    srv->live++;
+    sc->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = sc;
+    srv->conns = sc;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void on_resume(hvrpc__timer *t)
+{
+    hvrpc_endpoint *ep =
+        (hvrpc_endpoint *)((char *)t - offsetof(hvrpc_endpoint, resume));
+    hvrpc__loop_mod(&ep->srv->loop, &ep->io, EPOLLIN);
+}
+
+static void on_listener(hvrpc__io *io, uint32_t events)
+{
+    hvrpc_endpoint *ep = (hvrpc_endpoint *)((char *)io -
+                                            offsetof(hvrpc_endpoint, io));
+    (void)events;
+    for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+        int fd;
+        hvrpc_peer peer;
+        int err = ep->tp->accept(io->fd, &ep->bound, &fd, &peer);
+        if (err == EAGAIN || err == EWOULDBLOCK)
+            return;
+        if (err == EINTR || err == ECONNABORTED)
+            continue;
+        if (err) {
+            /* Out of fds or memory: pause this listener, do not spin. */
+            hvrpc__log(&ep->srv->log, HVRPC_LOG_WARN,
+                       "accept failed, pausing the listener: %s",
+                       strerror(err));
+            hvrpc__loop_mod(&ep->srv->loop, io, 0);
+            hvrpc__loop_timer_start(&ep->srv->loop, &ep->resume,
+                                    hvrpc__deadline_after_ns(ACCEPT_PAUSE_NS));
+            return;
+        }
+        accept_one(ep, fd, &peer);
+    }
+}
+
+/* --- endpoints and services ---------------------------------------------- */
+
+static hvrpc_code require_state(const hvrpc_server *srv,
+                                hvrpc__server_state want, const char *what,
+                                hvrpc_status *st)
+{
+    if (atomic_load(&srv->state) == want)
+        return HVRPC_OK;
+    return hvrpc_status_set(st, HVRPC_FAILED_PRECONDITION,
+                            "%s: only before hvrpc_server_start()", what);
+}
+
+hvrpc_code hvrpc_server_listen(hvrpc_server *srv, const char *uri,
+                               hvrpc_endpoint **out, hvrpc_status *st)
+{
+    hvrpc_code c = require_state(srv, SERVER_CREATED, "hvrpc_server_listen",
+                                 st);
+    if (c != HVRPC_OK)
+        return c;
+    hvrpc_address a;
+    c = hvrpc_address_parse(uri, &a, st);
+    if (c != HVRPC_OK)
+        return c;
+    hvrpc_endpoint *ep = calloc(1, sizeof *ep);
+    hvrpc_endpoint **eps = realloc(srv->eps, (srv->n_eps + 1) * sizeof *eps);
+    if (!ep || !eps) {
+        free(ep);
+        if (eps)
+            srv->eps = eps;
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for an endpoint");
+    }
+    srv->eps = eps;
+    ep->srv = srv;
+    ep->tp = hvrpc__transport_for(a.kind);
+    ep->io.fn = on_listener;
+    ep->resume.fn = on_resume;
+    c = ep->tp->listen(&a, LISTEN_BACKLOG, &ep->io.fd, &ep->bound, st);
+    if (c != HVRPC_OK) {
+        free(ep);
+        return c;
+    }
+    srv->eps[srv->n_eps++] = ep;
+    if (out)
+        *out = ep;
+    return HVRPC_OK;
+}
+
+const hvrpc_address *hvrpc_endpoint_address(const hvrpc_endpoint *ep)
+{
+    return &ep->bound;
+}
+
+static hvrpc_code check_service(const hvrpc_service *svc, hvrpc_status *st)
+{
+    if (!svc || !svc->name || !svc->name[0])
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "service without a name");
+    if (svc->n_methods && !svc->methods)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "service %s: no method table", svc->name);
+    for (size_t i = 0; i < svc->n_methods; i++) {
+        const hvrpc_method *m = &svc->methods[i];
+        if (!m->name || !m->name[0])
+            return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                    "service %s: method %zu has no name",
+                                    svc->name, i);
+        if (!m->handler)
+            return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                    "service %s: method %s has no handler",
+                                    svc->name, m->name);
+    }
+    return HVRPC_OK;
+}
+
+hvrpc_code hvrpc_server_register(hvrpc_server *srv, hvrpc_endpoint *ep,
+                                 const hvrpc_service *svc, void *user_data,
+                                 void (*user_data_free)(void *),
+                                 hvrpc_status *st)
+{
+    hvrpc_code c = require_state(srv, SERVER_CREATED,
+                                 "hvrpc_server_register", st);
+    if (c != HVRPC_OK)
+        return c;
+    if (!ep || ep->srv != srv)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "endpoint does not belong to this server");
+    c = check_service(svc, st);
+    if (c != HVRPC_OK)
+        return c;
+    for (size_t i = 0; i < ep->n_regs; i++)
+        if (strcmp(ep->regs[i].svc->name, svc->name) == 0)
+            return hvrpc_status_set(st, HVRPC_ALREADY_EXISTS,
+                                    "service %s is already registered on "
+                                    "this endpoint",
+                                    svc->name);
+    hvrpc__registration *regs =
+        realloc(ep->regs, (ep->n_regs + 1) * sizeof *regs);
+    if (!regs)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory registering %s", svc->name);
+    ep->regs = regs;
+    ep->regs[ep->n_regs++] = (hvrpc__registration){svc, user_data,
+                                                   user_data_free};
+    return HVRPC_OK;
+}
+
+/* --- start, schedule, stop, free ---------------------------------------- */
+
+hvrpc_code hvrpc_server_start(hvrpc_server *srv, hvrpc_status *st)
+{
+    hvrpc_code c = require_state(srv, SERVER_CREATED, "hvrpc_server_start",
+                                 st);
+    if (c != HVRPC_OK)
+        return c;
+    for (size_t i = 0; i < srv->n_eps; i++)
+        if (hvrpc__loop_add(&srv->loop, &srv->eps[i]->io, EPOLLIN) != 0)
+            return hvrpc_status_set(st, HVRPC_INTERNAL,
+                                    "cannot watch a listener: %s",
+                                    strerror(errno));
+    c = hvrpc__workers_start(&srv->workers, srv->opts.workers, st);
+    if (c != HVRPC_OK)
+        return c;
+    c = hvrpc__loop_start(&srv->loop, st);
+    if (c != HVRPC_OK) {
+        hvrpc__workers_stop(&srv->workers);
+        return c;
+    }
+    atomic_store(&srv->state, SERVER_RUNNING);
+    return HVRPC_OK;
+}
+
+static void unlink_scheduled(hvrpc__scheduled *s)
+{
+    hvrpc_server *srv = s->srv;
+    pthread_mutex_lock(&srv->mu);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->scheduled = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void run_scheduled(hvrpc__task *t)
+{
+    hvrpc__scheduled *s =
+        (hvrpc__scheduled *)((char *)t - offsetof(hvrpc__scheduled, task));
+    s->fn(s->arg);
+    free(s);
+}
+
+/* Loop thread: hand the function to a worker. */
+static void on_scheduled(hvrpc__timer *t)
+{
+    hvrpc__scheduled *s =
+        (hvrpc__scheduled *)((char *)t - offsetof(hvrpc__scheduled, timer));
+    unlink_scheduled(s);
+    hvrpc__workers_push(&s->srv->workers, &s->task);
+}
+
+hvrpc_code hvrpc_server_schedule(hvrpc_server *srv, uint32_t delay_ms,
+                                 void (*fn)(void *arg), void *arg,
+                                 hvrpc_status *st)
+{
+    hvrpc__scheduled *s = calloc(1, sizeof *s);
+    if (!s)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory scheduling a function");
+    s->srv = srv;
+    s->fn = fn;
+    s->arg = arg;
+    s->timer.fn = on_scheduled;
+    s->task.fn = run_scheduled;
+    pthread_mutex_lock(&srv->mu);
+    if (atomic_load(&srv->state) != SERVER_RUNNING) {
+        pthread_mutex_unlock(&srv->mu);
+        free(s);
+        return hvrpc_status_set(st, HVRPC_UNAVAILABLE,
+                                "the server is not running");
+    }
+    s->next = srv->scheduled;
+    if (srv->scheduled)
+        srv->scheduled->prev = s;
+    srv->scheduled = s;
+    /* Armed under srv->mu so stop cannot miss it. */
+    bool armed = hvrpc__loop_timer_start(
+        &srv->loop, &s->timer,
+        hvrpc__deadline_after_ns((int64_t)delay_ms * HVRPC__NS_PER_MS));
+    pthread_mutex_unlock(&srv->mu);
+    if (!armed) {
+        unlink_scheduled(s);
+        free(s);
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory scheduling a function");
+    }
+    return HVRPC_OK;
+}
+
+uint32_t hvrpc_server_max_frame(const hvrpc_server *srv)
+{
+    return srv->opts.max_frame;
+}
+
+bool hvrpc_server_stopping(const hvrpc_server *srv)
+{
+    return atomic_load(&srv->state) >= SERVER_STOPPING;
+}
+
+void hvrpc_server_stop(hvrpc_server *srv)
+{
+    hvrpc__server_state s = atomic_load(&srv->state);
+    if (s == SERVER_STOPPED || s == SERVER_STOPPING)
+        return;
+    pthread_mutex_lock(&srv->mu);
+    atomic_store(&srv->state, SERVER_STOPPING);
+    pthread_mutex_unlock(&srv->mu);
+    if (s == SERVER_CREATED) {
+        atomic_store(&srv->state, SERVER_STOPPED);
+        return;
+    }
+
+    /* From here this thread does what the loop did. */
+    hvrpc__loop_stop(&srv->loop);
+    for (size_t i = 0; i < srv->n_eps; i++)
+        hvrpc__loop_del(&srv->loop, &srv->eps[i]->io);
+
+    for (hvrpc__sconn *sc = srv->conns; sc; sc = sc->next) {
+        pthread_mutex_lock(&sc->conn.mu);
+        while (sc->calls)
+            hvrpc__call_answer_locked(sc->calls, HVRPC_UNAVAILABLE,
+                                      "the server is shutting down");
+        pthread_mutex_unlock(&sc->conn.mu);
+    }
+    int64_t flush_deadline = hvrpc__deadline_after_ns(STOP_FLUSH_NS);
+    for (hvrpc__sconn *sc = srv->conns; sc; sc = sc->next)
+        hvrpc__conn_drain(&sc->conn, flush_deadline);
+    while (srv->conns)
+        hvrpc__conn_close(&srv->conns->conn, HVRPC_UNAVAILABLE,
+                          "the server is shutting down");
+
+    /* Scheduled functions run now rather than at their time. */
+    pthread_mutex_lock(&srv->mu);
+    hvrpc__scheduled *sched = srv->scheduled;
+    srv->scheduled = NULL;
+    pthread_mutex_unlock(&srv->mu);
+    while (sched) {
+        hvrpc__scheduled *next = sched->next;
+        hvrpc__loop_timer_stop(&srv->loop, &sched->timer);
+        hvrpc__workers_push(&srv->workers, &sched->task);
+        sched = next;
+    }
+
+    /* Handlers still hold calls: wait until they have answered them. */
+    pthread_mutex_lock(&srv->mu);
+    while (srv->live > 0)
+        pthread_cond_wait(&srv->cv, &srv->mu);
+    pthread_mutex_unlock(&srv->mu);
+    hvrpc__workers_stop(&srv->workers);
+    atomic_store(&srv->state, SERVER_STOPPED);
+}
+
+void hvrpc_server_free(hvrpc_server *srv)
+{
+    if (!srv)
+        return;
+    hvrpc_server_stop(srv);
+    for (size_t i = 0; i < srv->n_eps; i++) {
+        hvrpc_endpoint *ep = srv->eps[i];
+        ep->tp->unlisten(ep->io.fd, &ep->bound);
+        for (size_t j = 0; j < ep->n_regs; j++)
+            if (ep->regs[j].user_data_free)
+                ep->regs[j].user_data_free(ep->regs[j].user_data);
+        free(ep->regs);
+        free(ep);
+    }
+    free(srv->eps);
+    hvrpc__loop_destroy(&srv->loop);
+    pthread_cond_destroy(&srv->cv);
+    pthread_mutex_destroy(&srv->mu);
+    free(srv);
+}

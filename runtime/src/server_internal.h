@@ -1,0 +1,108 @@
+/*
+ * server_internal.h - what server.c (endpoints, connections, dispatch)
+ * and call.c (one call's life) share.
+ *
+ * Lifetimes: a server connection (sconn) holds one reference for being
+ * open and one per call still alive; a call holds one for its handler
+ * (dropped by the answer) and one for its armed deadline timer. Whoever
+ * sets call->answered first (handler, deadline, close, stop) decides what,
+ * if anything, goes on the wire.
+ */
+#ifndef HVRPC__SERVER_INTERNAL_H
+#define HVRPC__SERVER_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "hvrpc/server.h"
+
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "ttrpc/request.pb-c.h"
+#include "workers.h"
+
+typedef struct hvrpc__registration {
+    const hvrpc_service *svc;
+    void *user_data;
+    void (*user_data_free)(void *);
+} hvrpc__registration;
+
+struct hvrpc_endpoint {
+    hvrpc_server *srv;
+    hvrpc_address bound;
+    const hvrpc__transport *tp;
+    hvrpc__io io;          /* the listening socket */
+    hvrpc__timer resume;   /* re-enables accepting after EMFILE */
+    hvrpc__registration *regs;
+    size_t n_regs;
+};
+
+typedef struct hvrpc__sconn {
+    hvrpc__conn conn;
+    hvrpc_server *srv;
+    hvrpc_endpoint *ep;
+    hvrpc_peer peer;
+    uint32_t last_stream; /* loop thread only */
+    atomic_int refs;
+    hvrpc_call *calls;    /* unanswered calls, under conn.mu */
+    struct hvrpc__sconn *prev, *next; /* srv->conns, under srv->mu */
+} hvrpc__sconn;
+
+struct hvrpc_call {
+    hvrpc__task task; /* runs the handler on a worker */
+    hvrpc__timer deadline_timer;
+    hvrpc__sconn *sc;
+    uint32_t stream_id;
+    Ttrpc__Request *req;
+    const hvrpc_method *method;
+    const hvrpc__registration *reg;
+    int64_t deadline;
+    atomic_int refs;
+    bool answered;    /* under sc->conn.mu */
+    bool linked;      /* in sc->calls, under sc->conn.mu */
+    hvrpc_call *prev, *next;
+};
+
+typedef enum { SERVER_CREATED, SERVER_RUNNING, SERVER_STOPPING,
+               SERVER_STOPPED } hvrpc__server_state;
+
+struct hvrpc_server {
+    hvrpc_server_options opts;
+    hvrpc__logger log;
+    hvrpc__loop loop;
+    hvrpc__workers workers;
+    hvrpc_endpoint **eps;
+    size_t n_eps;
+    pthread_mutex_t mu; /* guards the fields below */
+    pthread_cond_t cv;  /* signalled when live drops to 0 */
+    hvrpc__sconn *conns;
+    size_t live;        /* sconns and calls not yet freed */
+    struct hvrpc__scheduled *scheduled;
+    _Atomic hvrpc__server_state state;
+};
+
+/* call.c */
+hvrpc_call *hvrpc__call_new(hvrpc__sconn *sc, uint32_t stream_id,
+                            Ttrpc__Request *req, const hvrpc__registration *reg,
+                            const hvrpc_method *m);
+/* Starts the deadline timer and queues the handler (loop thread). */
+void hvrpc__call_start(hvrpc_call *call);
+/* Answers a call on behalf of the server, not its handler (stop). c->mu
+ * held. */
+void hvrpc__call_answer_locked(hvrpc_call *call, hvrpc_code code,
+                               const char *msg);
+
+/* server.c */
+void hvrpc__sconn_unref(hvrpc__sconn *sc);
+/* Sends a status-only Response on a connection (no call object). */
+void hvrpc__sconn_send_status(hvrpc__sconn *sc, uint32_t stream_id,
+                              hvrpc_code code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+void hvrpc__server_live_inc(hvrpc_server *srv);
+void hvrpc__server_live_dec(hvrpc_server *srv);
+
+#endif

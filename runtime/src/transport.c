@@ -1,0 +1,171 @@
+/* transport.c - the transport table and socket helpers they share. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "transport.h"
+
+const hvrpc__transport *hvrpc__transport_for(hvrpc_addr_kind kind)
+{
+    switch (kind) {
+    case HVRPC_ADDR_UNIX:
+        return &hvrpc__transport_unix;
+    case HVRPC_ADDR_TCP:
+        return &hvrpc__transport_tcp;
+    case HVRPC_ADDR_VSOCK:
+        return &hvrpc__transport_vsock;
+    case HVRPC_ADDR_HYBRID_VSOCK:
+        return &hvrpc__transport_hybrid;
+    case HVRPC_ADDR_HVSOCK:
+        return &hvrpc__transport_hvsock;
+    }
+    return NULL;
+}
+
+ssize_t hvrpc__sock_read(int fd, void *buf, size_t n)
+{
+    return recv(fd, buf, n, 0);
+}
+
+ssize_t hvrpc__sock_write(int fd, const void *buf, size_t n)
+{
+    /* MSG_NOSIGNAL: a peer that went away is an EPIPE, not a SIGPIPE. */
+    return send(fd, buf, n, MSG_NOSIGNAL);
+}
+
+void hvrpc__sock_unlisten(int lfd, const hvrpc_address *bound)
+{
+    (void)bound;
+    close(lfd);
+}
+
+static hvrpc_code errno_code(int err)
+{
+    switch (err) {
+    case EADDRINUSE:
+        return HVRPC_ALREADY_EXISTS;
+    case EACCES:
+    case EPERM:
+        return HVRPC_PERMISSION_DENIED;
+    case EINVAL:
+    case ENAMETOOLONG:
+        return HVRPC_INVALID_ARGUMENT;
+    case ETIMEDOUT:
+        return HVRPC_DEADLINE_EXCEEDED;
+    default:
+        return HVRPC_UNAVAILABLE;
+    }
+}
+
+hvrpc_code hvrpc__sock_listen(int domain, const struct sockaddr *sa,
+                              socklen_t len, int backlog, int *fd,
+                              const char *what, hvrpc_status *st)
+{
+    int s = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return hvrpc_status_set(st, errno_code(errno),
+                                "%s: cannot create socket: %s", what,
+                                strerror(errno));
+    int one = 1;
+    if (domain == AF_INET || domain == AF_INET6)
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(s, sa, len) != 0) {
+        int err = errno;
+        close(s);
+        return hvrpc_status_set(st, errno_code(err), "%s: cannot bind: %s",
+                                what, strerror(err));
+    }
+    if (listen(s, backlog) != 0) {
+        int err = errno;
+        close(s);
+        return hvrpc_status_set(st, errno_code(err), "%s: cannot listen: %s",
+                                what, strerror(err));
+    }
+    *fd = s;
+    return HVRPC_OK;
+}
+
+hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
+                               socklen_t len, int64_t deadline_ns, int *fd,
+                               const char *what, hvrpc_status *st)
+{
+    int s = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return hvrpc_status_set(st, errno_code(errno),
+                                "%s: cannot create socket: %s", what,
+                                strerror(errno));
+    int err = 0;
+    if (connect(s, sa, len) != 0) {
+        err = errno;
+        if (err == EINPROGRESS || err == EAGAIN) {
+            struct pollfd pfd = {.fd = s, .events = POLLOUT};
+            int r;
+            do
+                r = poll(&pfd, 1, hvrpc__poll_timeout_ms(deadline_ns));
+            while (r < 0 && errno == EINTR);
+            if (r == 0) {
+                close(s);
+                return hvrpc_status_set(st, HVRPC_DEADLINE_EXCEEDED,
+                                        "%s: connect timed out", what);
+            }
+            socklen_t el = sizeof err;
+            if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+                err = errno;
+        }
+    }
+    if (err != 0) {
+        close(s);
+        return hvrpc_status_set(st, errno_code(err), "%s: cannot connect: %s",
+                                what, strerror(err));
+    }
+    *fd = s;
+    return HVRPC_OK;
+}
+
+int hvrpc__sock_accept(int lfd, struct sockaddr *sa, socklen_t *len, int *fd)
+{
+    int s = accept4(lfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (s < 0)
+        return errno;
+    *fd = s;
+    return 0;
+}
+
+void hvrpc__sock_peer_creds(int fd, hvrpc_peer *peer)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    peer->uid = peer->gid = peer->pid = -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+        peer->uid = cred.uid;
+        peer->gid = cred.gid;
+        peer->pid = cred.pid;
+    }
+}
+
+hvrpc_code hvrpc__unix_sockaddr(const char *path, int abstract, void *out,
+                                socklen_t *len, hvrpc_status *st)
+{
+    struct sockaddr_un *sun = out;
+    size_t n = strlen(path);
+    /* An abstract name takes the leading NUL byte of sun_path. */
+    if (n + (abstract ? 1 : 0) >= sizeof sun->sun_path)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "unix socket path too long (%zu bytes)", n);
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    if (abstract) {
+        memcpy(sun->sun_path + 1, path, n);
+        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+    } else {
+        memcpy(sun->sun_path, path, n);
+        *len = (socklen_t)sizeof *sun;
+    }
+    return HVRPC_OK;
+}

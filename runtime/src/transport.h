@@ -1,0 +1,95 @@
+/*
+ * transport.h - byte-stream transports as small ops tables.
+ *
+ * One table per address kind (transport_<kind>.c). A transport only makes
+ * connected sockets: framing and RPC live above it and never look at the
+ * address kind. Every fd a transport returns is non-blocking and
+ * close-on-exec. Adding a transport touches its own file, this table and
+ * the address parser.
+ */
+#ifndef HVRPC__TRANSPORT_H
+#define HVRPC__TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "hvrpc/address.h"
+#include "hvrpc/peer.h"
+#include "hvrpc/status.h"
+
+typedef struct hvrpc__transport {
+    const char *name;
+    /* Binds and listens on a. *bound receives the address really bound
+     * (ports chosen by the kernel filled in). Does not block. Errors:
+     * ALREADY_EXISTS (address in use), PERMISSION_DENIED, UNAVAILABLE
+     * (transport missing on this system), INVALID_ARGUMENT. */
+    hvrpc_code (*listen)(const hvrpc_address *a, int backlog, int *fd,
+                         hvrpc_address *bound, hvrpc_status *st);
+    /* Accepts one pending connection on lfd without blocking and fills
+     * *peer from what the kernel says. Returns 0 or an errno value
+     * (EAGAIN when none is pending). */
+    int (*accept)(int lfd, const hvrpc_address *bound, int *fd,
+                  hvrpc_peer *peer);
+    /* Connects to a, blocking until deadline_ns (CLOCK_MONOTONIC; 0: no
+     * limit beyond the kernel's). Errors: UNAVAILABLE (refused, no route,
+     * handshake refused), DEADLINE_EXCEEDED, INVALID_ARGUMENT. */
+    hvrpc_code (*connect)(const hvrpc_address *a, int64_t deadline_ns,
+                          int *fd, hvrpc_status *st);
+    /* Non-blocking I/O on a connected fd; return as read(2)/write(2). */
+    ssize_t (*read)(int fd, void *buf, size_t n);
+    ssize_t (*write)(int fd, const void *buf, size_t n);
+    /* Closes a listener made by listen and removes what it left behind
+     * (a unix socket file). */
+    void (*unlisten)(int lfd, const hvrpc_address *bound);
+} hvrpc__transport;
+
+/* The transport for an address kind; never NULL for a parsed address. */
+const hvrpc__transport *hvrpc__transport_for(hvrpc_addr_kind kind);
+
+extern const hvrpc__transport hvrpc__transport_unix;
+extern const hvrpc__transport hvrpc__transport_tcp;
+extern const hvrpc__transport hvrpc__transport_vsock;
+extern const hvrpc__transport hvrpc__transport_hybrid;
+extern const hvrpc__transport hvrpc__transport_hvsock;
+
+/* --- helpers shared by the socket transports (transport.c) ------------ */
+
+ssize_t hvrpc__sock_read(int fd, void *buf, size_t n);
+ssize_t hvrpc__sock_write(int fd, const void *buf, size_t n);
+void hvrpc__sock_unlisten(int lfd, const hvrpc_address *bound);
+
+/* socket() + bind() + listen(), non-blocking. what names the address in
+ * error messages. */
+hvrpc_code hvrpc__sock_listen(int domain, const struct sockaddr *sa,
+                              socklen_t len, int backlog, int *fd,
+                              const char *what, hvrpc_status *st);
+
+/* socket() + connect() waiting up to deadline_ns, non-blocking result. */
+hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
+                               socklen_t len, int64_t deadline_ns, int *fd,
+                               const char *what, hvrpc_status *st);
+
+/* accept4() with SOCK_NONBLOCK | SOCK_CLOEXEC; 0 or errno. */
+int hvrpc__sock_accept(int lfd, struct sockaddr *sa, socklen_t *len,
+                       int *fd);
+
+/* Fills uid/gid/pid from SO_PEERCRED (-1 each when unavailable). */
+void hvrpc__sock_peer_creds(int fd, hvrpc_peer *peer);
+
+/* Builds a sockaddr_un for path (abstract when abstract != 0). */
+hvrpc_code hvrpc__unix_sockaddr(const char *path, int abstract, void *sun,
+                                socklen_t *len, hvrpc_status *st);
+
+/* Listens on a unix path, replacing a stale socket file (one nobody
+ * accepts on); shared by the unix and hybrid vsock transports. */
+hvrpc_code hvrpc__unix_listen_path(const char *path, int abstract,
+                                   int backlog, int *fd, const char *what,
+                                   hvrpc_status *st);
+
+/* Accepts on a unix listener; the peer is the connecting process. */
+int hvrpc__unix_accept(int lfd, const hvrpc_address *bound, int *fd,
+                       hvrpc_peer *peer);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * workers.h - the pool of threads that run handlers, so the event loop
+ * never runs user code and a slow handler holds up only itself.
+ */
+#ifndef HVRPC__WORKERS_H
+#define HVRPC__WORKERS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "hvrpc/status.h"
+#include "loop.h"
+
+typedef struct hvrpc__workers {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    hvrpc__task *head, *tail; /* FIFO of tasks to run */
+    bool stop;
+    pthread_t *threads;
+    unsigned n;
+} hvrpc__workers;
+
+hvrpc_code hvrpc__workers_start(hvrpc__workers *w, unsigned n,
+                                hvrpc_status *st);
+/* Queues t; one worker runs t->fn(t). */
+void hvrpc__workers_push(hvrpc__workers *w, hvrpc__task *t);
+/* Runs what is queued, then joins the threads. Not from a worker. */
+void hvrpc__workers_stop(hvrpc__workers *w);
+
+#endif

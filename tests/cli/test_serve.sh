@@ -1,0 +1,40 @@
+# serve's lifecycle: several endpoints, SIGTERM and SIGINT both exit 0 and
+# remove the unix socket file, set-up failures exit with their status code.
+source "$(dirname "$0")/lib.sh"
+
+sock=$TMP/echo.sock
+start_server --listen "unix://$sock" --listen tcp://127.0.0.1:0 --workers 2 \
+    --max-frame 65536 || finish
+[ "${#SERVER_ADDRS[@]}" -eq 2 ] || fail "serve printed ${#SERVER_ADDRS[@]} endpoints, want 2"
+[ -S "$sock" ] || fail "no socket file at $sock"
+for addr in "${SERVER_ADDRS[@]}"; do
+    run "$HVRPC" call "$addr" hvrpc.echo.v1.Echo/Echo --hex 0a026869
+    expect_status 0 "call $addr"
+done
+
+# The tcp port is taken now: a second server cannot listen there, says so
+# in one line and exits with a status code (not 0, not the usage error).
+run timeout 20 "$HVRPC" serve --listen "${SERVER_ADDRS[1]}"
+[ "$STATUS" -ge 1 ] && [ "$STATUS" -le 16 ] ||
+    fail "serve on a taken port: exit status $STATUS, want a status code 1-16"
+expect_err_line "^hvrpc: serve: listen ${SERVER_ADDRS[1]}: [A-Z_]+: " "serve on a taken port"
+
+stop_server TERM
+expect_status 0 "serve after SIGTERM"
+[ -e "$sock" ] && fail "SIGTERM left the socket file behind"
+
+start_server --listen "unix://$sock" || finish
+stop_server INT
+expect_status 0 "serve after SIGINT"
+[ -e "$sock" ] && fail "SIGINT left the socket file behind"
+grep -q 'SIGINT received' "$TMP/serve.err" || fail "serve did not log the SIGINT"
+
+# An abstract socket needs no file at all.
+start_server --listen "unix://@hvrpc-cli-test-$$" || finish
+[ "${SERVER_ADDRS[0]}" = "unix://@hvrpc-cli-test-$$" ] || fail "abstract address printed as '${SERVER_ADDRS[0]}'"
+run "$HVRPC" call "${SERVER_ADDRS[0]}" hvrpc.echo.v1.Echo/Echo --hex ''
+expect_status 0 "call over an abstract socket"
+stop_server TERM
+expect_status 0 "abstract serve after SIGTERM"
+
+finish

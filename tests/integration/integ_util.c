@@ -1,0 +1,164 @@
+/*
+ * tests/integration/integ_util.c - client-side helpers of the integration
+ * tests.
+ */
+#include "integ_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *integ_transport(int argc, char **argv)
+{
+    if (argc == 2 &&
+        (strcmp(argv[1], "unix") == 0 || strcmp(argv[1], "tcp") == 0))
+        return argv[1];
+    fprintf(stderr, "usage: %s unix|tcp\n", argc > 0 ? argv[0] : "test");
+    return NULL;
+}
+
+int64_t integ_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+hvrpc_client *integ_connect(const char *uri, uint32_t max_frame)
+{
+    hvrpc_client_options o;
+    hvrpc_client_options_init(&o);
+    if (max_frame)
+        o.max_frame = max_frame;
+    hvrpc_client *c = NULL;
+    hvrpc_status st;
+    hvrpc_status_clear(&st);
+    hvrpc_code code = hvrpc_client_connect(uri, &o, &c, &st);
+    if (code != HVRPC_OK || !c) {
+        fprintf(stderr, "hvrpc_client_connect(%s): %s: %s\n", uri,
+                hvrpc_code_name(code), st.message);
+        hvrpc_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+uint8_t *echo_req_pack(const echo_req *req, size_t *len)
+{
+    size_t n = hvrpc__echo__v1__echo_request__get_packed_size(req);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return NULL;
+    *len = hvrpc__echo__v1__echo_request__pack(req, buf);
+    return buf;
+}
+
+echo_resp *echo_resp_decode(const uint8_t *data, size_t len)
+{
+    return hvrpc__echo__v1__echo_response__unpack(NULL, len, data);
+}
+
+void echo_resp_free(echo_resp *r)
+{
+    if (r)
+        hvrpc__echo__v1__echo_response__free_unpacked(r, NULL);
+}
+
+hvrpc_code integ_echo(hvrpc_client *c, const echo_req *req,
+                      const hvrpc_call_options *o, echo_resp **resp,
+                      hvrpc_status *st)
+{
+    hvrpc_status local;
+    if (!st)
+        st = &local;
+    hvrpc_status_clear(st);
+    if (resp)
+        *resp = NULL;
+    hvrpc_buf buf = {NULL, 0};
+    hvrpc_code code = hvrpc_client_call_message(
+        c, ECHO_SERVICE, ECHO_METHOD, &req->base, o, &buf, st);
+    if (code == HVRPC_OK) {
+        echo_resp *r = echo_resp_decode(buf.data, buf.len);
+        if (!r)
+            code = hvrpc_status_set(st, HVRPC_DATA_LOSS,
+                                    "EchoResponse of %zu bytes does not decode",
+                                    buf.len);
+        else if (resp)
+            *resp = r;
+        else
+            echo_resp_free(r);
+    }
+    hvrpc_buf_free(&buf);
+    return code;
+}
+
+const char *echo_resp_meta(const echo_resp *r, const char *key)
+{
+    for (size_t i = 0; r && i < r->n_metadata; i++) {
+        if (r->metadata[i]->key && strcmp(r->metadata[i]->key, key) == 0)
+            return r->metadata[i]->value;
+    }
+    return NULL;
+}
+
+int echo_resp_payload_is(const echo_resp *r, const void *data, size_t len)
+{
+    if (!r || r->payload.len != len)
+        return 0;
+    return len == 0 || memcmp(r->payload.data, data, len) == 0;
+}
+
+void integ_waiter_init(integ_waiter *w)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    w->count = 0;
+}
+
+void integ_waiter_destroy(integ_waiter *w)
+{
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+void integ_waiter_add(integ_waiter *w, int n)
+{
+    pthread_mutex_lock(&w->mu);
+    w->count += n;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int integ_waiter_wait(integ_waiter *w, int target, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->count < target) {
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    int n = w->count;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+int integ_waiter_count(integ_waiter *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int n = w->count;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}

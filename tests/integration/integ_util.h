@@ -1,0 +1,69 @@
+/*
+ * tests/integration/integ_util.h - client-side helpers shared by the
+ * integration tests: the transport argument, a monotonic clock, echo calls
+ * and a completion counter to wait on.
+ */
+#ifndef HVRPC_TEST_INTEG_UTIL_H
+#define HVRPC_TEST_INTEG_UTIL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hvrpc/hvrpc.h>
+
+#include "hvrpc/echo/v1/echo.pb-c.h"
+
+typedef Hvrpc__Echo__V1__EchoRequest echo_req;
+typedef Hvrpc__Echo__V1__EchoResponse echo_resp;
+
+#define ECHO_REQ_INIT HVRPC__ECHO__V1__ECHO_REQUEST__INIT
+#define ECHO_SERVICE "hvrpc.echo.v1.Echo"
+#define ECHO_METHOD "Echo"
+
+/* "unix" or "tcp" from argv[1]; NULL (and a usage line) otherwise. */
+const char *integ_transport(int argc, char **argv);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t integ_now_ms(void);
+
+/* Connects a client to uri; max_frame 0 keeps the default. NULL on
+ * failure, after printing why. */
+hvrpc_client *integ_connect(const char *uri, uint32_t max_frame);
+
+/* Calls hvrpc.echo.v1.Echo/Echo with req (blocking). On OK, *resp (may be
+ * NULL) receives the decoded response (free with echo_resp_free); a
+ * response that does not decode returns DATA_LOSS. st may be NULL. */
+hvrpc_code integ_echo(hvrpc_client *c, const echo_req *req,
+                      const hvrpc_call_options *o, echo_resp **resp,
+                      hvrpc_status *st);
+
+/* Packs req into a malloc'd buffer (free with free()); NULL on failure. */
+uint8_t *echo_req_pack(const echo_req *req, size_t *len);
+
+/* Decodes an EchoResponse payload; NULL when it does not decode. */
+echo_resp *echo_resp_decode(const uint8_t *data, size_t len);
+void echo_resp_free(echo_resp *r);
+
+/* The value of key in r's metadata map, or NULL. */
+const char *echo_resp_meta(const echo_resp *r, const char *key);
+
+/* True when r's payload is exactly data/len. */
+int echo_resp_payload_is(const echo_resp *r, const void *data, size_t len);
+
+/* A completion counter: threads add, one thread waits for a total. */
+typedef struct integ_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int count;
+} integ_waiter;
+
+void integ_waiter_init(integ_waiter *w);
+void integ_waiter_destroy(integ_waiter *w);
+void integ_waiter_add(integ_waiter *w, int n);
+/* Waits until the count reaches target or timeout_ms passes; returns the
+ * count then. */
+int integ_waiter_wait(integ_waiter *w, int target, int timeout_ms);
+int integ_waiter_count(integ_waiter *w);
+
+#endif /* HVRPC_TEST_INTEG_UTIL_H */

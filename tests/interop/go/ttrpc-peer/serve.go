@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/containerd/ttrpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// echo implements hvrpc.echo.v1.Echo/Echo with the semantics of echo.proto.
+// The delay is served in full, as echo.proto says ("wait this long before
+// answering"), even when the caller's deadline passes first: the late
+// answer is what a slow real-world handler sends, and a client must
+// tolerate a response for a call it has already given up on.
+func echo(ctx context.Context, unmarshal func(interface{}) error) (interface{}, error) {
+	var req EchoRequest
+	if err := unmarshal(&req); err != nil {
+		return nil, err
+	}
+	if req.DelayMs > 0 {
+		time.Sleep(time.Duration(req.DelayMs) * time.Millisecond)
+	}
+	if req.FailCode != 0 {
+		return nil, status.Error(codes.Code(req.FailCode), req.FailMessage)
+	}
+	resp := &EchoResponse{Peer: "go-ttrpc", Metadata: map[string]string{}}
+	if req.ResponseSize != 0 {
+		resp.Payload = make([]byte, req.ResponseSize)
+		for i := range resp.Payload {
+			resp.Payload[i] = byte(i)
+		}
+	} else {
+		resp.Payload = req.Payload
+	}
+	if md, ok := ttrpc.GetMetadata(ctx); ok {
+		for k, vs := range md {
+			if len(vs) > 0 {
+				resp.Metadata[k] = vs[0] // repeated keys: the first value
+			}
+		}
+	}
+	return resp, nil
+}
+
+// serve runs a Go ttrpc server on the unix socket sockPath until SIGTERM or
+// SIGINT. It prints READY on stdout once the socket is listening.
+func serve(sockPath string) int {
+	srv, err := ttrpc.NewServer()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ttrpc-peer: new server: %v\n", err)
+		return 1
+	}
+	srv.Register(echoService, map[string]ttrpc.Method{echoMethod: echo})
+
+	_ = os.Remove(sockPath) // a stale socket from an earlier run
+	l, err := net.Listen("unix", sockPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ttrpc-peer: listen %s: %v\n", sockPath, err)
+		return 1
+	}
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), l) }()
+	fmt.Println("READY")
+
+	select {
+	case sig := <-sigs:
+		fmt.Fprintf(os.Stderr, "ttrpc-peer: %v, stopping\n", sig)
+		_ = srv.Close() // closes the listener (removing the socket) and every connection
+		<-served
+		return 0
+	case err := <-served:
+		if err != nil && !errors.Is(err, ttrpc.ErrServerClosed) {
+			fmt.Fprintf(os.Stderr, "ttrpc-peer: serve: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+}

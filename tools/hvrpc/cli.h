@@ -1,0 +1,89 @@
+/*
+ * cli.h - what the verbs of the `hvrpc` tool share: the verb table entry,
+ * exit statuses and the argument helpers (args.c).
+ *
+ * Exit statuses are chosen so that they never collide with the gRPC status
+ * codes 0-16 that `hvrpc call` and `hvrpc serve` exit with.
+ */
+#ifndef HVRPC_CLI_H
+#define HVRPC_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CLI_EXIT_USAGE 64 /* EX_USAGE: bad arguments */
+#define CLI_EXIT_IOERR 74 /* EX_IOERR: reading stdin or writing stdout */
+
+typedef struct cli_verb {
+    const char *name;
+    const char *summary; /* one line for `hvrpc help` */
+    const char *help;    /* the full text for `hvrpc help VERB` */
+    /* argv[0] is the verb itself. Returns the exit status. */
+    int (*run)(int argc, char **argv);
+} cli_verb;
+
+extern const cli_verb cli_verb_serve;
+extern const cli_verb cli_verb_call;
+extern const cli_verb cli_verb_guid;
+
+/* Prints a verb's help on stdout; returns exit status 0. */
+int cli_print_help(const cli_verb *v);
+
+/* Prints "hvrpc: VERB: message" (one line, on stderr) and returns
+ * CLI_EXIT_USAGE. verb may be NULL. */
+int cli_usage_error(const char *verb, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Same, then exits with CLI_EXIT_USAGE. Used only while arguments are
+ * parsed: nothing is held yet that exit() would not release. */
+_Noreturn void cli_usage(const char *verb, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* A cursor over a verb's arguments: options in any order between the
+ * positional arguments, "--opt VALUE" or "--opt=VALUE", "-H VALUE" or
+ * "-HVALUE", and "--" ending the options. */
+typedef struct cli_args {
+    const char *verb;
+    int argc;
+    char **argv;
+    int next;              /* index of the next argument */
+    bool options_done;     /* "--" was seen */
+} cli_args;
+
+/* Starts after argv[0], the verb. */
+void cli_args_init(cli_args *a, const char *verb, int argc, char **argv);
+
+/* The next argument, or NULL at the end. *is_option says whether it is an
+ * option (starts with '-', is not "-" alone, and comes before "--").
+ * Arguments and values point into argv, whose strings a verb may modify. */
+char *cli_args_next(cli_args *a, bool *is_option);
+
+/* True when option arg is `name` ("--listen" or "-H"): *value then receives
+ * its value, taken from the same argument or the next one. A missing value
+ * is a usage error. */
+bool cli_args_value(cli_args *a, char *arg, const char *name, char **value);
+
+/* True when option arg is the flag `name`; "--flag=x" is a usage error. */
+bool cli_args_flag(const cli_args *a, char *arg, const char *name);
+
+/* True for "-h" and "--help". */
+bool cli_args_is_help(const cli_args *a, char *arg);
+
+/* Reports an option no branch recognised (usage error). */
+_Noreturn void cli_args_unknown(const cli_args *a, const char *arg);
+
+/* Parses a decimal number in [min, max]; anything else (sign, spaces,
+ * hex, junk, out of range) is a usage error naming `what`. */
+uint32_t cli_parse_u32(const char *verb, const char *what, const char *text,
+                       uint32_t min, uint32_t max);
+
+/* True when text is one or more decimal digits and nothing else. */
+bool cli_is_decimal(const char *text);
+
+#endif /* HVRPC_CLI_H */

@@ -1,0 +1,229 @@
+/*
+ * cmd_serve.c - `hvrpc serve`: the built-in echo service on any number of
+ * endpoints, until SIGINT or SIGTERM.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hvrpc/hvrpc.h>
+
+#include "cli.h"
+#include "echo_service.h"
+
+/* One --listen URI and, once listening, its endpoint. */
+typedef struct serve_endpoint {
+    const char *uri; /* points into argv */
+    hvrpc_endpoint *ep;
+} serve_endpoint;
+
+typedef struct serve_opts {
+    serve_endpoint *endpoints; /* n_endpoints used, argc allocated */
+    size_t n_endpoints;
+    hvrpc_server_options server;
+    bool verbose;
+} serve_opts;
+
+static const char *level_name(hvrpc_log_level level)
+{
+    switch (level) {
+    case HVRPC_LOG_ERROR:
+        return "error";
+    case HVRPC_LOG_WARN:
+        return "warn";
+    case HVRPC_LOG_INFO:
+        return "info";
+    case HVRPC_LOG_DEBUG:
+        return "debug";
+    }
+    return "log";
+}
+
+/* Runs on library threads; one fprintf per line keeps lines whole. */
+static void log_to_stderr(hvrpc_log_level level, const char *line, void *arg)
+{
+    const serve_opts *o = arg;
+
+    if (level == HVRPC_LOG_DEBUG && !o->verbose)
+        return;
+    fprintf(stderr, "%s: %s\n", level_name(level), line);
+}
+
+/* Fills *o from the arguments (o->endpoints holds argc entries). Returns
+ * -1 to go on serving, or an exit status (0 after --help). */
+static int parse_serve(int argc, char **argv, serve_opts *o)
+{
+    cli_args a;
+    char *arg;
+    char *value;
+    bool is_option;
+
+    cli_args_init(&a, "serve", argc, argv);
+    while ((arg = cli_args_next(&a, &is_option)) != NULL) {
+        if (!is_option)
+            cli_usage("serve", "unexpected argument '%s' (addresses go "
+                               "after --listen)", arg);
+        if (cli_args_is_help(&a, arg))
+            return cli_print_help(&cli_verb_serve);
+        if (cli_args_value(&a, arg, "--listen", &value)) {
+            hvrpc_address addr;
+            hvrpc_status st;
+
+            /* Reject a bad address before anything is set up. */
+            if (hvrpc_address_parse(value, &addr, &st) != HVRPC_OK)
+                cli_usage("serve", "--listen: %s", st.message);
+            o->endpoints[o->n_endpoints++].uri = value;
+        } else if (cli_args_value(&a, arg, "--workers", &value)) {
+            o->server.workers =
+                cli_parse_u32("serve", "--workers", value, 1, UINT32_MAX);
+        } else if (cli_args_value(&a, arg, "--max-frame", &value)) {
+            o->server.max_frame =
+                cli_parse_u32("serve", "--max-frame", value,
+                              HVRPC_MIN_MAX_FRAME, HVRPC_MAX_MAX_FRAME);
+        } else if (cli_args_flag(&a, arg, "--verbose") ||
+                   cli_args_flag(&a, arg, "-v")) {
+            o->verbose = true;
+        } else {
+            cli_args_unknown(&a, arg);
+        }
+    }
+    if (o->n_endpoints == 0)
+        cli_usage("serve", "at least one --listen URI is needed");
+    return -1;
+}
+
+/* Prints "hvrpc: serve: what: CODE: message" and returns the code as the
+ * exit status. */
+static int setup_failed(const char *what, const char *uri,
+                        const hvrpc_status *st)
+{
+    fprintf(stderr, "hvrpc: serve: %s%s%s: %s: %s\n", what,
+            uri != NULL ? " " : "", uri != NULL ? uri : "",
+            hvrpc_code_name(st->code), st->message);
+    return (int)st->code;
+}
+
+/* Creates, listens everywhere, registers echo on every endpoint, starts.
+ * Returns 0, or the exit status after saying what failed. *out receives
+ * the server as soon as it exists, so the caller frees it either way. */
+static int start_server(serve_opts *o, hvrpc_server **out)
+{
+    hvrpc_server *srv;
+    hvrpc_status st;
+
+    if (hvrpc_server_create(&o->server, &srv, &st) != HVRPC_OK) {
+        /* Every option came from the command line. */
+        if (st.code == HVRPC_INVALID_ARGUMENT)
+            return cli_usage_error("serve", "%s", st.message);
+        return setup_failed("create", NULL, &st);
+    }
+    *out = srv;
+    for (size_t i = 0; i < o->n_endpoints; i++) {
+        serve_endpoint *e = &o->endpoints[i];
+
+        if (hvrpc_server_listen(srv, e->uri, &e->ep, &st) != HVRPC_OK)
+            return setup_failed("listen", e->uri, &st);
+        if (hvrpc_echo_service_register(srv, e->ep, &st) != HVRPC_OK)
+            return setup_failed("register echo on", e->uri, &st);
+    }
+    if (hvrpc_server_start(srv, &st) != HVRPC_OK)
+        return setup_failed("start", NULL, &st);
+    return 0;
+}
+
+/* The line scripts wait for: the address really listened on, so a tcp
+ * port 0 shows the port the kernel chose. */
+static void print_endpoints(const serve_opts *o)
+{
+    for (size_t i = 0; i < o->n_endpoints; i++) {
+        const hvrpc_address *addr = hvrpc_endpoint_address(o->endpoints[i].ep);
+        char text[512];
+
+        hvrpc_address_format(addr, text, sizeof(text));
+        printf("listening on %s\n", text);
+    }
+    fflush(stdout);
+}
+
+static int run_serve(int argc, char **argv)
+{
+    serve_opts o = {0};
+    hvrpc_server *srv = NULL;
+    sigset_t stop_signals;
+    int status;
+    int sig;
+
+    o.endpoints = calloc((size_t)argc, sizeof(*o.endpoints));
+    if (o.endpoints == NULL) {
+        fputs("hvrpc: serve: out of memory\n", stderr);
+        return HVRPC_RESOURCE_EXHAUSTED;
+    }
+    hvrpc_server_options_init(&o.server);
+    o.server.log = log_to_stderr;
+    o.server.log_arg = &o;
+    status = parse_serve(argc, argv, &o);
+    if (status >= 0) {
+        free(o.endpoints);
+        return status;
+    }
+
+    /* Block the stop signals before the server starts its threads, which
+     * inherit the mask: the signals then stay pending until sigwait()
+     * takes them here, and no handler runs at all. */
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+    status = start_server(&o, &srv);
+    if (status == 0) {
+        print_endpoints(&o);
+        sigwait(&stop_signals, &sig);
+        fprintf(stderr, "info: %s received, stopping\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        hvrpc_server_stop(srv);
+    }
+    hvrpc_server_free(srv);
+    free(o.endpoints);
+    return status;
+}
+
+const cli_verb cli_verb_serve = {
+    "serve",
+    "serve the built-in echo service on one or more endpoints",
+    "Usage: hvrpc serve --listen URI [--listen URI ...] [--workers N]\n"
+    "                   [--max-frame BYTES] [--verbose]\n"
+    "\n"
+    "Serves hvrpc.echo.v1.Echo (proto/hvrpc/echo/v1/echo.proto) on every URI.\n"
+    "Once all are listening it prints one line per endpoint on stdout,\n"
+    "    listening on URI\n"
+    "with the address really used (tcp port 0 resolved to the kernel's\n"
+    "choice), then serves until SIGINT or SIGTERM, stops (a unix socket file\n"
+    "is removed) and exits 0. Log lines go to stderr as 'LEVEL: text'.\n"
+    "\n"
+    "Options:\n"
+    "  --listen URI        an endpoint to listen on; repeat for more (see\n"
+    "                      'hvrpc help' for the URI forms)\n"
+    "  --workers N         handler threads, 1-256 (default 4)\n"
+    "  --max-frame BYTES   largest frame received or sent, 1024-1073741824\n"
+    "                      (default 4194304, 4 MiB)\n"
+    "  -v, --verbose       log debug lines too\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Examples:\n"
+    "  hvrpc serve --listen unix:///tmp/echo.sock\n"
+    "  hvrpc serve --listen unix://@echo --listen tcp://127.0.0.1:0\n"
+    "  hvrpc serve --listen vsock://any:5000            (Linux guest or host)\n"
+    "  hvrpc serve --listen hybrid+vsock:///run/fc/v.sock:5000\n"
+    "                                  (Firecracker host: binds v.sock_5000)\n"
+    "  hvrpc serve --listen hvsock://wildcard/vsock:5000   (Windows)\n"
+    "\n"
+    "Exit statuses:\n"
+    "  0      stopped by SIGINT or SIGTERM\n"
+    "  1-16   setting up failed with this status code, e.g. 6 ALREADY_EXISTS\n"
+    "         or 14 UNAVAILABLE for an address in use (message on stderr)\n"
+    "  64     bad arguments\n",
+    run_serve,
+};
