@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# dev.sh - the two commands of README.md, and the steps behind them.
+#
+#   ./dev.sh demo    install what is missing, build, run the demo
+#   ./dev.sh test    install what is missing, build (plain and ASan+UBSan),
+#                    run the whole test suite in both builds
+#   ./dev.sh deps | build | asan    the single steps
+#
+# Runs on a fresh Debian 12 machine as root; everything comes from Debian's
+# packages. Warnings are errors in every build made here.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Build tools, protobuf-c and protoc, and the real peers the tests use:
+# containerd's Go ttrpc (GOPATH mode, offline).
+PACKAGES=(
+  gcc libc6-dev make cmake pkg-config
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
+  golang-go golang-github-containerd-ttrpc-dev
+  procps
+)
+
+deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "dev.sh: missing Debian packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  echo "dev.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+configure_build() { # DIR [cmake args...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHVRPC_WERROR=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+}
+
+build() { configure_build build; }
+asan() { configure_build build-asan -DHVRPC_SANITIZE=ON; }
+
+run_tests() { # DIR
+  # halt_on_error: a sanitizer report fails the test that caused it.
+  ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$1" --output-on-failure -j "$JOBS"
+}
+
+case "${1:-}" in
+  deps) deps ;;
+  build) deps; build ;;
+  asan) deps; asan ;;
+  demo) deps; build; tools/demo.sh build/tools/hvrpc/hvrpc ;;
+  test)
+    deps
+    build
+    run_tests build
+    asan
+    run_tests build-asan
+    echo "dev.sh: all tests passed (plain and ASan+UBSan builds)"
+    ;;
+  *)
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    exit 64
+    ;;
+esac
