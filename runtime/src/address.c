@@ -18,9 +18,6 @@
     "wildcard, zero, children, loopback, parent, broadcast, silohost"
 #define VSOCK_CID_NAMES "any, hypervisor, local, host"
 
-/* VMADDR_PORT_ANY: a listener lets the kernel pick the port. */
-#define VSOCK_PORT_ANY 0xFFFFFFFFu
-
 /* How much of the URI an error message repeats: enough to recognise it,
  * short enough to leave room for what is wrong. */
 #define SHOWN_URI_MAX 96
@@ -189,7 +186,7 @@ static hvrpc_code parse_vsock(hvrpc_status *st, const char *uri, span rest,
             return rc;
     }
     if (span_is(port, "any")) {
-        a->u.vsock.port = VSOCK_PORT_ANY;
+        a->u.vsock.port = HVRPC_VSOCK_PORT_ANY;
         return HVRPC_OK;
     }
     return parse_number(st, uri, "port", "any", port, UINT32_MAX,
@@ -542,7 +539,7 @@ int hvrpc_address_format(const hvrpc_address *a, char *buf, size_t size)
                         (unsigned)a->u.tcp.port);
     }
     case HVRPC_ADDR_VSOCK:
-        if (a->u.vsock.port == VSOCK_PORT_ANY)
+        if (a->u.vsock.port == HVRPC_VSOCK_PORT_ANY)
             strcpy(port, "any");
         else
             snprintf(port, sizeof port, "%" PRIu32, a->u.vsock.port);

@@ -36,21 +36,26 @@ static hvrpc_code resolve(const hvrpc_address *a, int passive,
     return HVRPC_OK;
 }
 
+static uint16_t sockaddr_port(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+}
+
 /* "1.2.3.4:80" or "[::1]:80" for a socket address. */
-static void format_sockaddr(const struct sockaddr *sa, char *buf, size_t n,
-                            uint16_t *port)
+static void format_sockaddr(const struct sockaddr *sa, char *buf, size_t n)
 {
     char host[INET6_ADDRSTRLEN] = "?";
     if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const void *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        *port = ntohs(in->sin_port);
-        snprintf(buf, n, "%s:%u", host, *port);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  host, sizeof host);
+        snprintf(buf, n, "%s:%u", host, sockaddr_port(sa));
     } else {
-        const struct sockaddr_in6 *in6 = (const void *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        *port = ntohs(in6->sin6_port);
-        snprintf(buf, n, "[%s]:%u", host, *port);
+        inet_ntop(AF_INET6,
+                  &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  host, sizeof host);
+        snprintf(buf, n, "[%s]:%u", host, sockaddr_port(sa));
     }
 }
 
@@ -70,11 +75,9 @@ static hvrpc_code tcp_listen(const hvrpc_address *a, int backlog, int *fd,
         return c;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    char text[HVRPC_PEER_ADDR_MAX];
     *bound = *a;
     if (getsockname(*fd, (struct sockaddr *)&ss, &len) == 0)
-        format_sockaddr((struct sockaddr *)&ss, text, sizeof text,
-                        &bound->u.tcp.port);
+        bound->u.tcp.port = sockaddr_port((struct sockaddr *)&ss);
     return HVRPC_OK;
 }
 
@@ -87,12 +90,11 @@ static int tcp_accept(int lfd, const hvrpc_address *bound, int *fd,
     if (err)
         return err;
     set_nodelay(*fd);
-    uint16_t port;
     memset(peer, 0, sizeof *peer);
     peer->kind = HVRPC_ADDR_TCP;
     peer->uid = peer->gid = peer->pid = -1;
     format_sockaddr((struct sockaddr *)&ss, peer->tcp_addr,
-                    sizeof peer->tcp_addr, &port);
+                    sizeof peer->tcp_addr);
     return 0;
 }
 

@@ -37,11 +37,16 @@ typedef enum hvrpc_addr_kind {
 #define HVRPC_VSOCK_CID_HYPERVISOR 0u
 #define HVRPC_VSOCK_CID_LOCAL 1u
 #define HVRPC_VSOCK_CID_HOST 2u
+/* vsock port `any`: a listener takes a port the kernel picks. */
+#define HVRPC_VSOCK_PORT_ANY 0xFFFFFFFFu
 
 /* Longest unix socket path, without the NUL (sun_path is 108 bytes). For
  * hybrid vsock the listener binds "<path>_<port>", which must fit too. */
 #define HVRPC_UNIX_PATH_MAX 107
 #define HVRPC_HOST_MAX 255
+/* A buffer this large always holds hvrpc_address_format's result (the
+ * longest is tcp://[255 bytes]:65535). */
+#define HVRPC_ADDRESS_STRLEN 272
 
 /* A parsed address. Plain data: no free needed. */
 typedef struct hvrpc_address {
@@ -70,13 +75,17 @@ typedef struct hvrpc_address {
     } u;
 } hvrpc_address;
 
-/* Parses uri into *out. On failure returns INVALID_ARGUMENT and says in st
- * what is wrong ("vsock://3: missing ':PORT'"). */
+/* Parses uri into *out. On failure returns INVALID_ARGUMENT, leaves *out
+ * unchanged and says in st what is wrong ("vsock://3: missing ':PORT'").
+ * Schemes and names (any, host, children, ...) are case-insensitive. In a
+ * hybrid vsock URI the last ':' separates the port, so the path may hold
+ * ':' itself. */
 HVRPC_API hvrpc_code hvrpc_address_parse(const char *uri, hvrpc_address *out,
                                          hvrpc_status *st);
 
 /* Writes the canonical URI of a into buf (always NUL-terminated when
- * size > 0). Returns the length it needed, like snprintf. */
+ * size > 0). Returns the length it needed, like snprintf; -1 (buf empty)
+ * for a NULL address or an unknown kind. */
 HVRPC_API int hvrpc_address_format(const hvrpc_address *a, char *buf,
                                    size_t size);
 

@@ -29,7 +29,8 @@ typedef struct hvrpc_guid {
 
 /* Parses text (36 characters, or 38 with braces) into *out. Anything else,
  * including leading or trailing spaces, is INVALID_ARGUMENT with a message
- * naming the offending position. */
+ * naming the offending position (0-based, counting a '{'); *out is then
+ * unchanged. */
 HVRPC_API hvrpc_code hvrpc_guid_parse(const char *text, hvrpc_guid *out,
                                       hvrpc_status *st);
 
