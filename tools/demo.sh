@@ -55,10 +55,12 @@ now_ns() {
 }
 
 # start_server URI: runs `hvrpc serve --listen URI` in the background and
-# waits for its 'listening on' line; sets server_pid and address. Fails
-# (returns 1) when serve exits first; its stderr is in $tmp/serve.err.
+# waits for its 'listening on' line; sets listen_uri, server_pid and
+# address. Fails (returns 1) when serve exits first; its stderr is in
+# $tmp/serve.err.
 start_server() {
     local i
+    listen_uri=$1
     "$hvrpc" serve --listen "$1" >"$tmp/serve.out" 2>"$tmp/serve.err" &
     server_pid=$!
     for ((i = 0; i < 200; i++)); do
@@ -126,9 +128,11 @@ echo "binary:    $hvrpc"
 pick_transport
 echo "transport: $transport"
 echo "  why:     $why"
-echo "server:    hvrpc serve --listen ... (pid $server_pid)"
+echo "server:    hvrpc serve --listen $listen_uri (pid $server_pid)"
 echo "  listening on $address"
-echo "  the guest side calls $call_address"
+echo "client:    hvrpc call $call_address ..."
+[ "$transport" = vsock ] &&
+    echo "  (CID 1 is this machine; a guest calls its host the same way at vsock://host:PORT)"
 echo
 
 # --- 1: a call as a guest makes it: a real EchoRequest with metadata ------

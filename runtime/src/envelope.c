@@ -112,8 +112,9 @@ hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
     size_t pl_len = payload_len(payload);
     if (pl_len > max_frame)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                "request payload of %zu bytes exceeds the "
-                                "maximum frame of %u bytes",
+                                "request payload of %zu bytes exceeds this "
+                                "client's maximum frame of %u bytes (not "
+                                "sent)",
                                 pl_len, max_frame);
     size_t n = bytes_field_size(REQ_SERVICE, svc_len) +
                bytes_field_size(REQ_METHOD, meth_len) +
@@ -125,8 +126,8 @@ hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
         n += len_field_size(REQ_METADATA, kv_size(&md[i]));
     if (n > max_frame)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                "request of %zu bytes exceeds the maximum "
-                                "frame of %u bytes",
+                                "request of %zu bytes exceeds this client's "
+                                "maximum frame of %u bytes (not sent)",
                                 n, max_frame);
     if (frame_alloc(out, stream_id, HVRPC__FRAME_REQUEST, n) != HVRPC_OK)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,

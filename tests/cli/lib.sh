@@ -55,6 +55,14 @@ expect_status() {
     fi
 }
 
+# expect_failure_code WHAT: the last run's exit status is a failure status
+# code (1-16): neither success nor a usage error.
+expect_failure_code() {
+    if [ "$STATUS" -lt 1 ] || [ "$STATUS" -gt 16 ]; then
+        fail "$1: exit status $STATUS, want a status code 1-16"
+    fi
+}
+
 # expect_out TEXT WHAT: the last run's stdout, exactly (one line).
 expect_out() {
     local got
@@ -81,6 +89,17 @@ usage_error() {
     [ -s "$TMP/out" ] && fail "$what: wrote to stdout: $(head -c 200 "$TMP/out")"
 }
 
+# call_fails CODE PATTERN WHAT ARGS...: `hvrpc call ARGS` exits with status
+# code CODE, writes one stderr line matching the ERE and no reply.
+call_fails() {
+    local code=$1 pattern=$2 what=$3
+    shift 3
+    run "$HVRPC" call "$@"
+    expect_status "$code" "$what"
+    expect_err_line "$pattern" "$what"
+    [ -s "$TMP/out" ] && fail "$what: wrote a reply"
+}
+
 # start_server ARGS...: runs `hvrpc serve ARGS` in the background and waits
 # until it has printed a 'listening on' line per --listen; their addresses
 # go into SERVER_ADDRS. Returns non-zero (after fail) if it did not.
@@ -93,6 +112,7 @@ start_server() {
     SERVER_PID=$!
     for ((i = 0; i < 200; i++)); do
         if [ "$(grep -c '^listening on ' "$TMP/serve.out")" -ge "$want" ]; then
+            # shellcheck disable=SC2034  # read by the test scripts
             mapfile -t SERVER_ADDRS < <(sed -n 's/^listening on //p' "$TMP/serve.out")
             return 0
         fi

@@ -1,4 +1,5 @@
 # hvrpc guid: port <-> VSOCK-template GUID, VmId names, non-template GUIDs.
+# shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 # guid_ok INPUT OUTPUT

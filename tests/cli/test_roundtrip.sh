@@ -1,4 +1,5 @@
 # serve + call round trips over one transport: test_roundtrip.sh HVRPC SRC unix|tcp
+# shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 mode=${1:?unix or tcp}

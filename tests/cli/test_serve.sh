@@ -1,5 +1,6 @@
 # serve's lifecycle: several endpoints, SIGTERM and SIGINT both exit 0 and
 # remove the unix socket file, set-up failures exit with their status code.
+# shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 sock=$TMP/echo.sock
@@ -15,9 +16,15 @@ done
 # The tcp port is taken now: a second server cannot listen there, says so
 # in one line and exits with a status code (not 0, not the usage error).
 run timeout 20 "$HVRPC" serve --listen "${SERVER_ADDRS[1]}"
-[ "$STATUS" -ge 1 ] && [ "$STATUS" -le 16 ] ||
-    fail "serve on a taken port: exit status $STATUS, want a status code 1-16"
+expect_failure_code "serve on a taken port"
 expect_err_line "^hvrpc: serve: listen ${SERVER_ADDRS[1]}: [A-Z_]+: " "serve on a taken port"
+
+# Nor can it take over the live unix socket (a stale one it may replace).
+run timeout 20 "$HVRPC" serve --listen "unix://$sock"
+expect_failure_code "serve on a live socket file"
+expect_err_line "^hvrpc: serve: listen unix://$sock: [A-Z_]+: " "serve on a live socket file"
+run "$HVRPC" call "unix://$sock" hvrpc.echo.v1.Echo/Echo --hex ''
+expect_status 0 "call after a second serve tried the socket file"
 
 stop_server TERM
 expect_status 0 "serve after SIGTERM"

@@ -1,4 +1,5 @@
 # Bad arguments exit 64 with one line on stderr; help and version work.
+# shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 usage_error "no verb"

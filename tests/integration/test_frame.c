@@ -80,19 +80,28 @@ static void check_usable(hvrpc_client *c, const char *what)
     echo_resp_free(r);
 }
 
-static hvrpc_code call_big(hvrpc_client *c, uint8_t *buf, size_t n,
-                           uint32_t response_size, size_t *resp_len,
-                           hvrpc_status *st)
+/* Sends an EchoRequest of n payload bytes asking for response_size bytes
+ * back and checks the outcome: want, and on OK a reply of response_size
+ * bytes. */
+static void expect_big(hvrpc_client *c, uint8_t *buf, size_t n,
+                       uint32_t response_size, hvrpc_code want,
+                       const char *what)
 {
     echo_req req = big_request(buf, n, response_size);
     echo_resp *r = NULL;
-    hvrpc_code code = integ_echo(c, &req, NULL, &r, st);
-    *resp_len = r ? r->payload.len : 0;
+    hvrpc_status st;
+    hvrpc_code code = integ_echo(c, &req, NULL, &r, &st);
+    if (code != want)
+        fprintf(stderr, "%s: payload %zu, response_size %u: %s (%s)\n", what,
+                n, (unsigned)response_size, hvrpc_code_name(code),
+                st.message);
+    CHECK_INT(code, want);
+    CHECK_INT(st.code, want);
+    if (want == HVRPC_OK)
+        CHECK_INT(r ? (long long)r->payload.len : -1, response_size);
+    else
+        CHECK(r == NULL);
     echo_resp_free(r);
-    if (code != HVRPC_OK)
-        fprintf(stderr, "  payload %zu, response_size %u: %s (%s)\n", n,
-                (unsigned)response_size, hvrpc_code_name(code), st->message);
-    return code;
 }
 
 /* Against a server with the default 4 MiB limit. */
@@ -109,30 +118,24 @@ static void test_default_server(const char *uri, uint8_t *buf, size_t n)
         return;
     }
     hvrpc_status st;
-    size_t got = 0;
 
     /* Exactly the limit: accepted by the client and the server. */
-    CHECK_INT(call_big(c, buf, n, 1, &got, &st), HVRPC_OK);
-    CHECK_INT(got, 1);
-    CHECK_INT(call_big(c8, buf, n, 1, &got, &st), HVRPC_OK);
-    CHECK_INT(got, 1);
+    expect_big(c, buf, n, 1, HVRPC_OK, "4 MiB, default client");
+    expect_big(c8, buf, n, 1, HVRPC_OK, "4 MiB, 8 MiB client");
 
     /* One byte over, sent (c8 allows it): the server refuses that stream
      * only; the same connection carries on, big calls included. */
-    CHECK_INT(call_big(c8, buf, n + 1, 1, &got, &st),
-              HVRPC_RESOURCE_EXHAUSTED);
-    CHECK_INT(st.code, HVRPC_RESOURCE_EXHAUSTED);
+    expect_big(c8, buf, n + 1, 1, HVRPC_RESOURCE_EXHAUSTED,
+               "4 MiB + 1, 8 MiB client");
     check_usable(c8, "an oversized request (server side)");
-    CHECK_INT(call_big(c8, buf, n, 1, &got, &st), HVRPC_OK);
-    CHECK_INT(got, 1);
-    CHECK_INT(call_big(c8, buf, n + 1, 1, &got, &st),
-              HVRPC_RESOURCE_EXHAUSTED);
+    expect_big(c8, buf, n, 1, HVRPC_OK, "4 MiB after 4 MiB + 1");
+    expect_big(c8, buf, n + 1, 1, HVRPC_RESOURCE_EXHAUSTED,
+               "4 MiB + 1 again, 8 MiB client");
     check_usable(c8, "a second oversized request (server side)");
 
     /* One byte over from a default client: refused before sending. */
-    CHECK_INT(call_big(c, buf, n + 1, 1, &got, &st),
-              HVRPC_RESOURCE_EXHAUSTED);
-    CHECK_INT(st.code, HVRPC_RESOURCE_EXHAUSTED);
+    expect_big(c, buf, n + 1, 1, HVRPC_RESOURCE_EXHAUSTED,
+               "4 MiB + 1, default client");
     check_usable(c, "an oversized request (client side)");
 
     /* A reply over the limit: the server sends RESOURCE_EXHAUSTED instead,
@@ -175,14 +178,12 @@ static void test_big_server(const char *uri, uint8_t *buf, size_t n)
         return;
     }
     hvrpc_status st;
-    size_t got = 0;
 
     /* This server takes 4 MiB + 1 ... */
-    CHECK_INT(call_big(c8, buf, n + 1, 1, &got, &st), HVRPC_OK);
-    CHECK_INT(got, 1);
+    expect_big(c8, buf, n + 1, 1, HVRPC_OK, "4 MiB + 1 to an 8 MiB server");
     /* ... so a default client's RESOURCE_EXHAUSTED is its own. */
-    CHECK_INT(call_big(c, buf, n + 1, 1, &got, &st),
-              HVRPC_RESOURCE_EXHAUSTED);
+    expect_big(c, buf, n + 1, 1, HVRPC_RESOURCE_EXHAUSTED,
+               "4 MiB + 1, default client, 8 MiB server");
     check_usable(c, "an oversized request (client side)");
 
     /* A reply over the default client's limit (the server may send it):

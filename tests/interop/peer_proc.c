@@ -57,6 +57,9 @@ int peer_proc_start(peer_proc *p, char *const argv[], bool capture_stdout)
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
             _exit(127);
+        /* Its own process group, so stopping it also stops anything it
+         * started (a wrapper script's children, say). */
+        setpgid(0, 0);
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         if (capture_stdout && dup2(fds[1], STDOUT_FILENO) < 0)
@@ -64,6 +67,7 @@ int peer_proc_start(peer_proc *p, char *const argv[], bool capture_stdout)
         execv(argv[0], argv);
         _exit(127);
     }
+    setpgid(pid, pid); /* also here: no race with the first kill */
     p->pid = pid;
     if (capture_stdout) {
         close(fds[1]);
@@ -148,16 +152,19 @@ bool peer_proc_stop(peer_proc *p, int grace_ms)
     bool clean = false;
 
     if (p->pid > 0) {
-        kill(p->pid, SIGTERM);
+        pid_t pgid = p->pid;
+
+        kill(-pgid, SIGTERM);
         if (peer_proc_wait(p, grace_ms)) {
             clean = exited_cleanly(p->status);
         } else {
             fprintf(stderr, "peer_proc: pid %d ignored SIGTERM for %d ms, killing it\n",
                     (int)p->pid, grace_ms);
-            kill(p->pid, SIGKILL);
+            kill(-pgid, SIGKILL);
             while (!peer_proc_wait(p, 1000)) {
             }
         }
+        kill(-pgid, SIGKILL); /* whatever is left of its group */
     } else {
         clean = exited_cleanly(p->status);
     }

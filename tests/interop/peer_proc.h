@@ -1,9 +1,10 @@
 /*
  * tests/interop/peer_proc.h - running the Go ttrpc peer as a child process.
  *
- * The child is started with fork/exec and dies with its parent
- * (PR_SET_PDEATHSIG), so a test that crashes or is killed by ctest's
- * timeout never leaves a peer running. peer_proc_stop() always reaps it.
+ * The child is started with fork/exec in a process group of its own and
+ * dies with its parent (PR_SET_PDEATHSIG), so a test that crashes or is
+ * killed by ctest's timeout never leaves a peer running. peer_proc_stop()
+ * signals the whole group and always reaps the child.
  */
 #ifndef HVRPC_TEST_PEER_PROC_H
 #define HVRPC_TEST_PEER_PROC_H

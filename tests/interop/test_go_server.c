@@ -245,6 +245,98 @@ static void test_errors(hvrpc_client *c)
     CHECK_CONTAINS(st.message, "hvrpc.nosuch.v1.Nothing");
 }
 
+/* The call's timeout reaches the Go server as timeout_nano in the right
+ * units: the peer reports the milliseconds left (a test-only extension of
+ * ttrpc-peer, asked for with metadata x-hvrpc-report-deadline). */
+static void test_deadline_sent(hvrpc_client *c)
+{
+    static const hvrpc_metadata md[] = {{"x-hvrpc-report-deadline", "1"}};
+    Hvrpc__Echo__V1__EchoRequest req = HVRPC__ECHO__V1__ECHO_REQUEST__INIT;
+    Hvrpc__Echo__V1__EchoResponse *resp;
+    hvrpc_call_options o = call_opts(5000, md, 1);
+    hvrpc_status st;
+
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st), HVRPC_OK);
+    if (resp) {
+        const char *left = metadata_get(resp, "x-hvrpc-deadline-ms");
+        long ms = left ? strtol(left, NULL, 10) : -1;
+
+        CHECK(left != NULL);
+        CHECK(ms > 3000 && ms <= 5000);
+        if (!(ms > 3000 && ms <= 5000))
+            fprintf(stderr, "timeout_ms 5000 arrived as %s ms\n", left ? left : "(nothing)");
+        hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
+    }
+
+    o.timeout_ms = 0; /* no deadline: timeout_nano 0 */
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st), HVRPC_OK);
+    if (resp) {
+        CHECK_STR(metadata_get(resp, "x-hvrpc-deadline-ms"), "none");
+        hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
+    }
+}
+
+/* Frame size limits: 4 MiB of frame data by default on both sides. Go
+ * ttrpc 1.1 checks the size of what it receives, not of what it sends. */
+static void test_frame_limits(hvrpc_client *c, const char *uri)
+{
+    const size_t max = HVRPC_DEFAULT_MAX_FRAME;
+    Hvrpc__Echo__V1__EchoRequest req = HVRPC__ECHO__V1__ECHO_REQUEST__INIT;
+    Hvrpc__Echo__V1__EchoResponse *resp;
+    hvrpc_call_options o = call_opts(CALL_TIMEOUT_MS, NULL, 0);
+    hvrpc_client_options big_opts;
+    hvrpc_client *big = NULL;
+    hvrpc_status st;
+    uint8_t *data = calloc(1, max + 1);
+
+    CHECK(data != NULL);
+    if (!data)
+        return;
+    for (size_t i = 0; i < max + 1; i++)
+        data[i] = (uint8_t)(i * 7 + (i >> 12));
+
+    /* Just under the limit, both ways. */
+    check_payload(c, data, max - 256);
+
+    /* Over it: refused before sending. */
+    req.payload.data = data;
+    req.payload.len = max + 1;
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+              HVRPC_RESOURCE_EXHAUSTED);
+    if (resp)
+        hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
+
+    /* The Go server sends a response frame over our limit: that call
+     * fails, the connection stays. */
+    req.payload.data = NULL;
+    req.payload.len = 0;
+    req.response_size = (uint32_t)max + 1;
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+              HVRPC_RESOURCE_EXHAUSTED);
+    if (resp)
+        hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
+    check_payload(c, (const uint8_t *)"after an oversized response", 28);
+
+    /* A client allowed 8 MiB sends a request frame over Go's 4 MiB: the Go
+     * server discards it and answers RESOURCE_EXHAUSTED on that stream. */
+    hvrpc_client_options_init(&big_opts);
+    big_opts.max_frame = 8u * 1024u * 1024u;
+    CHECK_INT(hvrpc_client_connect(uri, &big_opts, &big, &st), HVRPC_OK);
+    if (big) {
+        req.response_size = 0;
+        req.payload.data = data;
+        req.payload.len = max + 1;
+        CHECK_INT(call_echo(big, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+                  HVRPC_RESOURCE_EXHAUSTED);
+        CHECK_CONTAINS(st.message, "exceed maximum message size");
+        if (resp)
+            hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
+        check_payload(big, (const uint8_t *)"after an oversized request", 26);
+        hvrpc_client_free(big);
+    }
+    free(data);
+}
+
 /* A 2 s handler and a 200 ms deadline: our client gives up on time. The
  * Go server still answers at 2 s; the caller checks later that the late
  * answer did no harm. */
@@ -474,6 +566,8 @@ int main(int argc, char **argv)
         test_metadata(client);
         test_response_size(client);
         test_errors(client);
+        test_deadline_sent(client);
+        test_frame_limits(client, uri);
         slow_started = peer_now_ms();
         test_deadline(client);
         test_async(client);

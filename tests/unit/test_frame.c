@@ -180,7 +180,7 @@ static void test_request_encoding(void)
                                     md, 2, (uint32_t)want_len - 1, &f, &st),
               HVRPC_RESOURCE_EXHAUSTED);
     CHECK(f.data == NULL);
-    CHECK_CONTAINS(st.message, "exceeds the maximum frame");
+    CHECK_CONTAINS(st.message, "exceeds this client's maximum frame");
 }
 
 static void test_response_encoding(void)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hvrpc/status.h>
+
 #include "cli.h"
 
 #if defined(__GNUC__)
@@ -39,6 +41,12 @@ void cli_usage(const char *verb, const char *fmt, ...)
     print_usage_error(verb, fmt, ap);
     va_end(ap);
     exit(CLI_EXIT_USAGE);
+}
+
+int cli_out_of_memory(const char *verb)
+{
+    fprintf(stderr, "hvrpc: %s: out of memory\n", verb);
+    return HVRPC_RESOURCE_EXHAUSTED;
 }
 
 void cli_args_init(cli_args *a, const char *verb, int argc, char **argv)
@@ -117,6 +125,29 @@ void cli_args_unknown(const cli_args *a, const char *arg)
 {
     cli_usage(a->verb, "unknown option '%s' (see 'hvrpc help %s')", arg,
               a->verb);
+}
+
+bool cli_args_operand(const cli_verb *v, int argc, char **argv,
+                      char **operand)
+{
+    cli_args a;
+    char *arg;
+    bool is_option;
+
+    *operand = NULL;
+    cli_args_init(&a, v->name, argc, argv);
+    while ((arg = cli_args_next(&a, &is_option)) != NULL) {
+        if (is_option && cli_args_is_help(&a, arg)) {
+            cli_print_help(v);
+            return false;
+        }
+        if (is_option)
+            cli_args_unknown(&a, arg);
+        if (*operand != NULL)
+            cli_usage(v->name, "unexpected argument '%s'", arg);
+        *operand = arg;
+    }
+    return true;
 }
 
 bool cli_is_decimal(const char *text)

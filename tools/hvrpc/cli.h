@@ -45,6 +45,10 @@ _Noreturn void cli_usage(const char *verb, const char *fmt, ...)
 #endif
     ;
 
+/* Says "hvrpc: VERB: out of memory" and returns the exit status for it,
+ * RESOURCE_EXHAUSTED (8). */
+int cli_out_of_memory(const char *verb);
+
 /* A cursor over a verb's arguments: options in any order between the
  * positional arguments, "--opt VALUE" or "--opt=VALUE", "-H VALUE" or
  * "-HVALUE", and "--" ending the options. */
@@ -77,6 +81,12 @@ bool cli_args_is_help(const cli_args *a, char *arg);
 
 /* Reports an option no branch recognised (usage error). */
 _Noreturn void cli_args_unknown(const cli_args *a, const char *arg);
+
+/* The whole parse for a verb whose only option is --help and which takes
+ * at most one argument. Returns false when it showed v's help instead;
+ * otherwise *operand is the argument, or NULL when there is none. */
+bool cli_args_operand(const cli_verb *v, int argc, char **argv,
+                      char **operand);
 
 /* Parses a decimal number in [min, max]; anything else (sign, spaces,
  * hex, junk, out of range) is a usage error naming `what`. */

@@ -2,6 +2,7 @@
  * cmd_call.c - `hvrpc call`: one unary call, request bytes from stdin (or
  * --hex), reply bytes to stdout, the status code as the exit status.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,31 +53,22 @@ static void add_metadata(char *text, call_opts *o)
     o->n_metadata++;
 }
 
-static int hex_digit(char c)
+/* The value of a character isxdigit() accepted. */
+static int hex_value(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return isdigit((unsigned char)c) ? c - '0'
+                                     : tolower((unsigned char)c) - 'a' + 10;
 }
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Checks --hex while arguments are parsed, so decoding cannot fail. */
+/* Checks --hex while arguments are parsed, so decoding meets no bad digit. */
 static void check_hex(const char *hex)
 {
     size_t digits = 0;
 
     for (const char *p = hex; *p != '\0'; p++) {
-        if (is_space(*p))
+        if (isspace((unsigned char)*p))
             continue;
-        if (hex_digit(*p) < 0)
+        if (!isxdigit((unsigned char)*p))
             cli_usage("call", "--hex: '%c' is not a hex digit", *p);
         digits++;
     }
@@ -91,17 +83,15 @@ static int decode_hex(const char *hex, hvrpc_buf *out)
 
     out->len = 0;
     out->data = malloc(strlen(hex) / 2 + 1);
-    if (out->data == NULL) {
-        fputs("hvrpc: call: out of memory\n", stderr);
-        return HVRPC_RESOURCE_EXHAUSTED;
-    }
+    if (out->data == NULL)
+        return cli_out_of_memory("call");
     for (const char *p = hex; *p != '\0'; p++) {
-        if (is_space(*p))
+        if (isspace((unsigned char)*p))
             continue;
         if (high < 0) {
-            high = hex_digit(*p);
+            high = hex_value(*p);
         } else {
-            out->data[out->len++] = (uint8_t)(high << 4 | hex_digit(*p));
+            out->data[out->len++] = (uint8_t)(high << 4 | hex_value(*p));
             high = -1;
         }
     }
@@ -129,10 +119,8 @@ static int read_stdin(size_t limit, hvrpc_buf *out)
             if (new_cap == cap)
                 break; /* limit reached */
             p = realloc(out->data, new_cap);
-            if (p == NULL) {
-                fputs("hvrpc: call: out of memory\n", stderr);
-                return HVRPC_RESOURCE_EXHAUSTED;
-            }
+            if (p == NULL)
+                return cli_out_of_memory("call");
             out->data = p;
             cap = new_cap;
         }
@@ -151,8 +139,8 @@ static int read_stdin(size_t limit, hvrpc_buf *out)
 }
 
 /* Fills *o from the arguments (o->metadata holds argc entries). Returns
- * -1 to go on calling, or an exit status (0 after --help). */
-static int parse_call(int argc, char **argv, call_opts *o)
+ * false when it showed the help instead: nothing more to do. */
+static bool parse_call(int argc, char **argv, call_opts *o)
 {
     cli_args a;
     char *arg;
@@ -177,7 +165,8 @@ static int parse_call(int argc, char **argv, call_opts *o)
                 cli_usage("call", "unexpected argument '%s'", arg);
             positional++;
         } else if (cli_args_is_help(&a, arg)) {
-            return cli_print_help(&cli_verb_call);
+            cli_print_help(&cli_verb_call);
+            return false;
         } else if (cli_args_value(&a, arg, "--hex", &value)) {
             check_hex(value);
             o->hex = value;
@@ -200,7 +189,7 @@ static int parse_call(int argc, char **argv, call_opts *o)
     }
     if (positional < 2)
         cli_usage("call", "expected URI SERVICE/METHOD");
-    return -1;
+    return true;
 }
 
 /* Prints a failed call's status the way scripts and people read it. */
@@ -235,17 +224,14 @@ static int run_call(int argc, char **argv)
 {
     call_opts o = {0};
     hvrpc_buf req = {NULL, 0};
-    int status;
+    int status = 0;
 
     o.metadata = calloc((size_t)argc, sizeof(*o.metadata));
-    if (o.metadata == NULL) {
-        fputs("hvrpc: call: out of memory\n", stderr);
-        return HVRPC_RESOURCE_EXHAUSTED;
-    }
+    if (o.metadata == NULL)
+        return cli_out_of_memory("call");
     hvrpc_client_options_init(&o.client);
     o.call = (hvrpc_call_options)HVRPC_CALL_OPTIONS_INIT;
-    status = parse_call(argc, argv, &o);
-    if (status < 0) {
+    if (parse_call(argc, argv, &o)) {
         o.call.metadata = o.metadata;
         o.call.n_metadata = o.n_metadata;
         if (o.hex != NULL)
@@ -301,9 +287,9 @@ const cli_verb cli_verb_call = {
     "\n"
     "Exit statuses:\n"
     "  0      OK; the reply payload is on stdout\n"
-    "  1-16   the call's status code, e.g. 4 DEADLINE_EXCEEDED, 12\n"
-    "         UNIMPLEMENTED (no such service or method), 14 UNAVAILABLE (no\n"
-    "         connection)\n"
+    "  1-16   the call's status code, e.g. 14 UNAVAILABLE (cannot connect),\n"
+    "         4 DEADLINE_EXCEEDED (--timeout or --connect-timeout passed),\n"
+    "         12 UNIMPLEMENTED (no such service or method)\n"
     "  64     bad arguments\n"
     "  74     reading stdin or writing stdout failed\n",
     run_call,

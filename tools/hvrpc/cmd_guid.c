@@ -80,21 +80,10 @@ static int convert(const char *text)
 
 static int run_guid(int argc, char **argv)
 {
-    cli_args a;
-    char *arg;
-    const char *input = NULL;
-    bool is_option;
+    char *input;
 
-    cli_args_init(&a, "guid", argc, argv);
-    while ((arg = cli_args_next(&a, &is_option)) != NULL) {
-        if (is_option && cli_args_is_help(&a, arg))
-            return cli_print_help(&cli_verb_guid);
-        if (is_option)
-            cli_args_unknown(&a, arg);
-        if (input != NULL)
-            cli_usage("guid", "unexpected argument '%s'", arg);
-        input = arg;
-    }
+    if (!cli_args_operand(&cli_verb_guid, argc, argv, &input))
+        return 0;
     if (input == NULL)
         cli_usage("guid", "missing PORT, GUID or VmId name");
     return convert(input);

@@ -52,8 +52,8 @@ static void log_to_stderr(hvrpc_log_level level, const char *line, void *arg)
 }
 
 /* Fills *o from the arguments (o->endpoints holds argc entries). Returns
- * -1 to go on serving, or an exit status (0 after --help). */
-static int parse_serve(int argc, char **argv, serve_opts *o)
+ * false when it showed the help instead: nothing more to do. */
+static bool parse_serve(int argc, char **argv, serve_opts *o)
 {
     cli_args a;
     char *arg;
@@ -65,8 +65,10 @@ static int parse_serve(int argc, char **argv, serve_opts *o)
         if (!is_option)
             cli_usage("serve", "unexpected argument '%s' (addresses go "
                                "after --listen)", arg);
-        if (cli_args_is_help(&a, arg))
-            return cli_print_help(&cli_verb_serve);
+        if (cli_args_is_help(&a, arg)) {
+            cli_print_help(&cli_verb_serve);
+            return false;
+        }
         if (cli_args_value(&a, arg, "--listen", &value)) {
             hvrpc_address addr;
             hvrpc_status st;
@@ -91,7 +93,7 @@ static int parse_serve(int argc, char **argv, serve_opts *o)
     }
     if (o->n_endpoints == 0)
         cli_usage("serve", "at least one --listen URI is needed");
-    return -1;
+    return true;
 }
 
 /* Prints "hvrpc: serve: what: CODE: message" and returns the code as the
@@ -156,17 +158,14 @@ static int run_serve(int argc, char **argv)
     int sig;
 
     o.endpoints = calloc((size_t)argc, sizeof(*o.endpoints));
-    if (o.endpoints == NULL) {
-        fputs("hvrpc: serve: out of memory\n", stderr);
-        return HVRPC_RESOURCE_EXHAUSTED;
-    }
+    if (o.endpoints == NULL)
+        return cli_out_of_memory("serve");
     hvrpc_server_options_init(&o.server);
     o.server.log = log_to_stderr;
     o.server.log_arg = &o;
-    status = parse_serve(argc, argv, &o);
-    if (status >= 0) {
+    if (!parse_serve(argc, argv, &o)) {
         free(o.endpoints);
-        return status;
+        return 0;
     }
 
     /* Block the stop signals before the server starts its threads, which
@@ -199,9 +198,10 @@ const cli_verb cli_verb_serve = {
     "Serves hvrpc.echo.v1.Echo (proto/hvrpc/echo/v1/echo.proto) on every URI.\n"
     "Once all are listening it prints one line per endpoint on stdout,\n"
     "    listening on URI\n"
-    "with the address really used (tcp port 0 resolved to the kernel's\n"
-    "choice), then serves until SIGINT or SIGTERM, stops (a unix socket file\n"
-    "is removed) and exits 0. Log lines go to stderr as 'LEVEL: text'.\n"
+    "with the address really used (tcp port 0 and vsock port 'any' show the\n"
+    "port the kernel chose), then serves until SIGINT or SIGTERM, stops (a\n"
+    "unix socket file is removed) and exits 0. Log lines go to stderr as\n"
+    "'LEVEL: text'.\n"
     "\n"
     "Options:\n"
     "  --listen URI        an endpoint to listen on; repeat for more (see\n"
@@ -216,6 +216,7 @@ const cli_verb cli_verb_serve = {
     "  hvrpc serve --listen unix:///tmp/echo.sock\n"
     "  hvrpc serve --listen unix://@echo --listen tcp://127.0.0.1:0\n"
     "  hvrpc serve --listen vsock://any:5000            (Linux guest or host)\n"
+    "  hvrpc serve --listen vsock://any:any         (a port the kernel picks)\n"
     "  hvrpc serve --listen hybrid+vsock:///run/fc/v.sock:5000\n"
     "                                  (Firecracker host: binds v.sock_5000)\n"
     "  hvrpc serve --listen hvsock://wildcard/vsock:5000   (Windows)\n"

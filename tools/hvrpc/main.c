@@ -96,22 +96,11 @@ int cli_print_help(const cli_verb *v)
 
 static int run_help(int argc, char **argv)
 {
-    cli_args a;
-    char *arg;
-    const char *topic = NULL;
+    char *topic;
     const cli_verb *v;
-    bool is_option;
 
-    cli_args_init(&a, "help", argc, argv);
-    while ((arg = cli_args_next(&a, &is_option)) != NULL) {
-        if (is_option && cli_args_is_help(&a, arg))
-            return cli_print_help(&verb_help);
-        if (is_option)
-            cli_args_unknown(&a, arg);
-        if (topic != NULL)
-            cli_usage("help", "unexpected argument '%s'", arg);
-        topic = arg;
-    }
+    if (!cli_args_operand(&verb_help, argc, argv, &topic))
+        return 0;
     if (topic == NULL)
         return print_overview();
     v = find_verb(topic);

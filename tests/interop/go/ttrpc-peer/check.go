@@ -135,6 +135,21 @@ func check(sockPath string) int {
 	rand.New(rand.NewSource(1)).Read(big)
 	c.expectPayload("payload_1mib", big)
 
+	// Frame size limits (4 MiB of frame data, the ttrpc default on both
+	// sides). Go ttrpc 1.1 does not check sizes when sending, so an
+	// oversized request really goes on the wire: the server must discard
+	// it, answer that stream RESOURCE_EXHAUSTED and keep the connection.
+	const maxFrame = 4 << 20
+	near := make([]byte, maxFrame-256)
+	rand.New(rand.NewSource(2)).Read(near)
+	c.expectPayload("payload_near_max", near)
+	c.expectCode("oversized_request", echoService, echoMethod,
+		&EchoRequest{Payload: make([]byte, maxFrame+1)}, codes.ResourceExhausted, "")
+	c.expectPayload("after_oversized_request", []byte("still alive"))
+	c.expectCode("oversized_response", echoService, echoMethod,
+		&EchoRequest{ResponseSize: maxFrame + 1}, codes.ResourceExhausted, "")
+	c.expectPayload("after_oversized_response", []byte("still alive"))
+
 	// Metadata, the peer identity, response_size.
 	{
 		md := ttrpc.MD{}

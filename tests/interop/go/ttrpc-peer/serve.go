@@ -7,12 +7,21 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/containerd/ttrpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+)
+
+// With request metadata key reportDeadlineKey (any value), the response
+// metadata also carries deadlineKey: the milliseconds left until the
+// request's deadline when the handler started (before delay_ms), or "none".
+const (
+	reportDeadlineKey = "x-hvrpc-report-deadline"
+	deadlineKey       = "x-hvrpc-deadline-ms"
 )
 
 // echo implements hvrpc.echo.v1.Echo/Echo with the semantics of echo.proto.
@@ -25,13 +34,29 @@ func echo(ctx context.Context, unmarshal func(interface{}) error) (interface{}, 
 	if err := unmarshal(&req); err != nil {
 		return nil, err
 	}
+	resp := &EchoResponse{Peer: "go-ttrpc", Metadata: map[string]string{}}
+	if md, ok := ttrpc.GetMetadata(ctx); ok {
+		for k, vs := range md {
+			if len(vs) > 0 {
+				resp.Metadata[k] = vs[0] // repeated keys: the first value
+			}
+		}
+		// Test-only extension: report the deadline the request carried
+		// (timeout_nano), so a client can check it sends the right units.
+		if _, ok := md[reportDeadlineKey]; ok {
+			if dl, ok := ctx.Deadline(); ok {
+				resp.Metadata[deadlineKey] = strconv.FormatInt(time.Until(dl).Milliseconds(), 10)
+			} else {
+				resp.Metadata[deadlineKey] = "none"
+			}
+		}
+	}
 	if req.DelayMs > 0 {
 		time.Sleep(time.Duration(req.DelayMs) * time.Millisecond)
 	}
 	if req.FailCode != 0 {
 		return nil, status.Error(codes.Code(req.FailCode), req.FailMessage)
 	}
-	resp := &EchoResponse{Peer: "go-ttrpc", Metadata: map[string]string{}}
 	if req.ResponseSize != 0 {
 		resp.Payload = make([]byte, req.ResponseSize)
 		for i := range resp.Payload {
@@ -39,13 +64,6 @@ func echo(ctx context.Context, unmarshal func(interface{}) error) (interface{}, 
 		}
 	} else {
 		resp.Payload = req.Payload
-	}
-	if md, ok := ttrpc.GetMetadata(ctx); ok {
-		for k, vs := range md {
-			if len(vs) > 0 {
-				resp.Metadata[k] = vs[0] // repeated keys: the first value
-			}
-		}
 	}
 	return resp, nil
 }
