@@ -126,8 +126,9 @@ static hvrpc_code hybrid_connect(const hvrpc_address *a, int64_t deadline_ns,
     char req[32], line[HANDSHAKE_LINE_MAX];
     int n = snprintf(req, sizeof req, "CONNECT %" PRIu32 "\n",
                      a->u.hybrid.port);
-    /* A fresh unix socket has room for a few bytes: one write suffices. */
-    if (write(s, req, (size_t)n) != n) {
+    /* A fresh unix socket has room for a few bytes: one write suffices.
+     * hvrpc__sock_write: a VMM that hung up is an error, not a SIGPIPE. */
+    if (hvrpc__sock_write(s, req, (size_t)n) != n) {
         c = hvrpc_status_set(st, HVRPC_UNAVAILABLE,
                              "hybrid vsock: cannot send CONNECT: %s",
                              strerror(errno));

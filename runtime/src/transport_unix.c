@@ -2,15 +2,20 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "transport.h"
 
 /* A socket file nobody listens on (left by a crashed server) is replaced;
- * one that accepts connections is in use. */
+ * one that accepts connections is in use, and anything that is not a
+ * socket is never touched (connect() to a regular file is refused too). */
 static int stale_socket(const struct sockaddr_un *sun, socklen_t len)
 {
+    struct stat sb;
+    if (lstat(sun->sun_path, &sb) != 0 || !S_ISSOCK(sb.st_mode))
+        return 0;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return 0;

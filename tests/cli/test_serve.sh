@@ -36,6 +36,24 @@ expect_status 0 "serve after SIGINT"
 [ -e "$sock" ] && fail "SIGINT left the socket file behind"
 grep -q 'SIGINT received' "$TMP/serve.err" || fail "serve did not log the SIGINT"
 
+# SIGTERM while a call waits in the server (delay_ms 10000, field 3, varint
+# 90 4e): the server stops at once, exits 0, and the caller hears
+# UNAVAILABLE rather than waiting for the reply.
+start_server --listen "unix://$sock" || finish
+"$HVRPC" call "unix://$sock" hvrpc.echo.v1.Echo/Echo --hex '18 90 4e' \
+    >/dev/null 2>"$TMP/slow.err" &
+slow_pid=$!
+sleep 0.5
+start=$SECONDS
+stop_server TERM
+expect_status 0 "serve stopped during a call"
+wait "$slow_pid"
+STATUS=$?
+cp "$TMP/slow.err" "$TMP/err"
+expect_status 14 "the call the server stopped under"
+expect_err_line '^UNAVAILABLE: ' "the call the server stopped under"
+[ $((SECONDS - start)) -lt 5 ] || fail "stopping took $((SECONDS - start)) s with a call waiting"
+
 # An abstract socket needs no file at all.
 start_server --listen "unix://@hvrpc-cli-test-$$" || finish
 [ "${SERVER_ADDRS[0]}" = "unix://@hvrpc-cli-test-$$" ] || fail "abstract address printed as '${SERVER_ADDRS[0]}'"

@@ -158,7 +158,8 @@ bool peer_proc_stop(peer_proc *p, int grace_ms)
         if (peer_proc_wait(p, grace_ms)) {
             clean = exited_cleanly(p->status);
         } else {
-            fprintf(stderr, "peer_proc: pid %d ignored SIGTERM for %d ms, killing it\n",
+            fprintf(stderr,
+                    "peer_proc: pid %d ignored SIGTERM for %d ms, killing it\n",
                     (int)p->pid, grace_ms);
             kill(-pgid, SIGKILL);
             while (!peer_proc_wait(p, 1000)) {

@@ -58,8 +58,8 @@ int main(int argc, char **argv)
     if (check_failures == 0)
         CHECK_INT(hvrpc_server_start(srv, &st), HVRPC_OK);
     if (check_failures != 0) {
-        fprintf(stderr, "server setup failed: %s: %s\n", hvrpc_code_name(st.code),
-                st.message);
+        fprintf(stderr, "server setup failed: %s: %s\n",
+                hvrpc_code_name(st.code), st.message);
     } else {
         char *args[] = {argv[1], "check", sock, NULL};
 
@@ -71,9 +71,11 @@ int main(int argc, char **argv)
             if (!exited)
                 fprintf(stderr, "ttrpc-peer check did not finish in %d ms\n",
                         CHECK_RUN_TIMEOUT_MS);
-            peer_proc_stop(&peer, 2000); /* kills and reaps when still running */
+            /* Kills and reaps it when still running. */
+            peer_proc_stop(&peer, 2000);
             if (exited) {
-                CHECK_STR(peer_proc_describe(peer.status, desc, sizeof desc), "exit 0");
+                CHECK_STR(peer_proc_describe(peer.status, desc, sizeof desc),
+                          "exit 0");
             }
         }
     }

@@ -32,8 +32,8 @@
 #define CALL_TIMEOUT_MS 10000
 #define N_ASYNC 50
 
-static hvrpc_call_options call_opts(uint32_t timeout_ms, const hvrpc_metadata *md,
-                                    size_t n_md)
+static hvrpc_call_options call_opts(uint32_t timeout_ms,
+                                    const hvrpc_metadata *md, size_t n_md)
 {
     hvrpc_call_options o = HVRPC_CALL_OPTIONS_INIT;
 
@@ -44,7 +44,8 @@ static hvrpc_call_options call_opts(uint32_t timeout_ms, const hvrpc_metadata *m
 }
 
 /* Packs req into a fresh buffer (never NULL, even for an empty message). */
-static uint8_t *pack_request(const Hvrpc__Echo__V1__EchoRequest *req, size_t *len)
+static uint8_t *pack_request(const Hvrpc__Echo__V1__EchoRequest *req,
+                             size_t *len)
 {
     size_t n = hvrpc__echo__v1__echo_request__get_packed_size(req);
     uint8_t *buf = malloc(n ? n : 1);
@@ -60,10 +61,12 @@ static uint8_t *pack_request(const Hvrpc__Echo__V1__EchoRequest *req, size_t *le
 /* Calls service/method with req. On OK, *out receives the decoded
  * response (free with hvrpc__echo__v1__echo_response__free_unpacked);
  * otherwise *out is NULL. Returns the call's code. */
-static hvrpc_code call_echo(hvrpc_client *c, const char *service, const char *method,
+static hvrpc_code call_echo(hvrpc_client *c, const char *service,
+                            const char *method,
                             const Hvrpc__Echo__V1__EchoRequest *req,
                             const hvrpc_call_options *opts,
-                            Hvrpc__Echo__V1__EchoResponse **out, hvrpc_status *st)
+                            Hvrpc__Echo__V1__EchoResponse **out,
+                            hvrpc_status *st)
 {
     hvrpc_buf resp = {NULL, 0};
     size_t len;
@@ -76,7 +79,8 @@ static hvrpc_code call_echo(hvrpc_client *c, const char *service, const char *me
     free(buf);
     CHECK_INT(st->code, code);
     if (code == HVRPC_OK) {
-        *out = hvrpc__echo__v1__echo_response__unpack(NULL, resp.len, resp.data);
+        *out =
+            hvrpc__echo__v1__echo_response__unpack(NULL, resp.len, resp.data);
         CHECK(*out != NULL);
         if (!*out)
             code = HVRPC_INTERNAL;
@@ -85,10 +89,12 @@ static hvrpc_code call_echo(hvrpc_client *c, const char *service, const char *me
     return code;
 }
 
-static const char *metadata_get(const Hvrpc__Echo__V1__EchoResponse *r, const char *key)
+static const char *metadata_get(const Hvrpc__Echo__V1__EchoResponse *r,
+                                const char *key)
 {
     for (size_t i = 0; i < r->n_metadata; i++)
-        if (r->metadata[i] && r->metadata[i]->key && strcmp(r->metadata[i]->key, key) == 0)
+        if (r->metadata[i] && r->metadata[i]->key &&
+            strcmp(r->metadata[i]->key, key) == 0)
             return r->metadata[i]->value;
     return NULL;
 }
@@ -104,14 +110,16 @@ static void check_payload(hvrpc_client *c, const uint8_t *data, size_t len)
 
     req.payload.data = (uint8_t *)data;
     req.payload.len = len;
-    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st), HVRPC_OK);
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+              HVRPC_OK);
     if (!resp) {
-        fprintf(stderr, "payload of %zu bytes: %s: %s\n", len, hvrpc_code_name(st.code),
-                st.message);
+        fprintf(stderr, "payload of %zu bytes: %s: %s\n", len,
+                hvrpc_code_name(st.code), st.message);
         return;
     }
     CHECK_INT(resp->payload.len, len);
-    CHECK(resp->payload.len == len && (len == 0 || memcmp(resp->payload.data, data, len) == 0));
+    CHECK(resp->payload.len == len &&
+          (len == 0 || memcmp(resp->payload.data, data, len) == 0));
     CHECK_STR(resp->peer, "go-ttrpc");
     hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
 }
@@ -148,7 +156,8 @@ static void test_call_message(hvrpc_client *c)
 
     req.payload.data = (uint8_t *)"packed by the client";
     req.payload.len = strlen("packed by the client");
-    CHECK_INT(hvrpc_client_call_message(c, ECHO_SERVICE, ECHO_METHOD, &req.base, &o, &resp, &st),
+    CHECK_INT(hvrpc_client_call_message(c, ECHO_SERVICE, ECHO_METHOD, &req.base,
+                                        &o, &resp, &st),
               HVRPC_OK);
     r = hvrpc__echo__v1__echo_response__unpack(NULL, resp.len, resp.data);
     CHECK(r != NULL);
@@ -170,10 +179,12 @@ static void test_metadata(hvrpc_client *c)
     };
     Hvrpc__Echo__V1__EchoRequest req = HVRPC__ECHO__V1__ECHO_REQUEST__INIT;
     Hvrpc__Echo__V1__EchoResponse *resp;
-    hvrpc_call_options o = call_opts(CALL_TIMEOUT_MS, md, sizeof md / sizeof md[0]);
+    hvrpc_call_options o =
+        call_opts(CALL_TIMEOUT_MS, md, sizeof md / sizeof md[0]);
     hvrpc_status st;
 
-    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st), HVRPC_OK);
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+              HVRPC_OK);
     if (!resp)
         return;
     CHECK_INT(resp->n_metadata, 3);
@@ -194,15 +205,17 @@ static void test_response_size(hvrpc_client *c)
     req.payload.data = (uint8_t *)"ignored";
     req.payload.len = 7;
     req.response_size = 100000;
-    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st), HVRPC_OK);
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+              HVRPC_OK);
     if (!resp)
         return;
     CHECK_INT(resp->payload.len, 100000);
     hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
 }
 
-static void expect_fail(hvrpc_client *c, const char *service, const char *method,
-                        int32_t fail_code, const char *fail_message, hvrpc_code want,
+static void expect_fail(hvrpc_client *c, const char *service,
+                        const char *method, int32_t fail_code,
+                        const char *fail_message, hvrpc_code want,
                         hvrpc_status *st)
 {
     Hvrpc__Echo__V1__EchoRequest req = HVRPC__ECHO__V1__ECHO_REQUEST__INIT;
@@ -222,26 +235,32 @@ static void test_errors(hvrpc_client *c)
     hvrpc_status st;
     char long_msg[1000];
 
-    expect_fail(c, ECHO_SERVICE, ECHO_METHOD, 5, "no such widget", HVRPC_NOT_FOUND, &st);
+    expect_fail(c, ECHO_SERVICE, ECHO_METHOD, 5, "no such widget",
+                HVRPC_NOT_FOUND, &st);
     CHECK_STR(st.message, "no such widget");
 
-    expect_fail(c, ECHO_SERVICE, ECHO_METHOD, 16, "who are you", HVRPC_UNAUTHENTICATED, &st);
+    expect_fail(c, ECHO_SERVICE, ECHO_METHOD, 16, "who are you",
+                HVRPC_UNAUTHENTICATED, &st);
     CHECK_STR(st.message, "who are you");
 
     /* A code outside gRPC's range from the wire becomes UNKNOWN. */
-    expect_fail(c, ECHO_SERVICE, ECHO_METHOD, 99, "odd code", HVRPC_UNKNOWN, &st);
+    expect_fail(c, ECHO_SERVICE, ECHO_METHOD, 99, "odd code", HVRPC_UNKNOWN,
+                &st);
 
     /* A message longer than hvrpc_status holds is truncated, not refused. */
     memset(long_msg, 'm', sizeof long_msg - 1);
     long_msg[sizeof long_msg - 1] = '\0';
-    expect_fail(c, ECHO_SERVICE, ECHO_METHOD, 7, long_msg, HVRPC_PERMISSION_DENIED, &st);
+    expect_fail(c, ECHO_SERVICE, ECHO_METHOD, 7, long_msg,
+                HVRPC_PERMISSION_DENIED, &st);
     CHECK_INT(strlen(st.message), HVRPC_STATUS_MESSAGE_MAX - 1);
     CHECK(strncmp(st.message, long_msg, strlen(st.message)) == 0);
 
     /* Go ttrpc: "method NoSuchMethod", "service hvrpc.nosuch.v1.Nothing". */
-    expect_fail(c, ECHO_SERVICE, "NoSuchMethod", 0, NULL, HVRPC_UNIMPLEMENTED, &st);
+    expect_fail(c, ECHO_SERVICE, "NoSuchMethod", 0, NULL, HVRPC_UNIMPLEMENTED,
+                &st);
     CHECK_CONTAINS(st.message, "NoSuchMethod");
-    expect_fail(c, "hvrpc.nosuch.v1.Nothing", ECHO_METHOD, 0, NULL, HVRPC_UNIMPLEMENTED, &st);
+    expect_fail(c, "hvrpc.nosuch.v1.Nothing", ECHO_METHOD, 0, NULL,
+                HVRPC_UNIMPLEMENTED, &st);
     CHECK_CONTAINS(st.message, "hvrpc.nosuch.v1.Nothing");
 }
 
@@ -256,7 +275,8 @@ static void test_deadline_sent(hvrpc_client *c)
     hvrpc_call_options o = call_opts(5000, md, 1);
     hvrpc_status st;
 
-    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st), HVRPC_OK);
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+              HVRPC_OK);
     if (resp) {
         const char *left = metadata_get(resp, "x-hvrpc-deadline-ms");
         long ms = left ? strtol(left, NULL, 10) : -1;
@@ -264,12 +284,14 @@ static void test_deadline_sent(hvrpc_client *c)
         CHECK(left != NULL);
         CHECK(ms > 3000 && ms <= 5000);
         if (!(ms > 3000 && ms <= 5000))
-            fprintf(stderr, "timeout_ms 5000 arrived as %s ms\n", left ? left : "(nothing)");
+            fprintf(stderr, "timeout_ms 5000 arrived as %s ms\n",
+                    left ? left : "(nothing)");
         hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
     }
 
     o.timeout_ms = 0; /* no deadline: timeout_nano 0 */
-    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st), HVRPC_OK);
+    CHECK_INT(call_echo(c, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+              HVRPC_OK);
     if (resp) {
         CHECK_STR(metadata_get(resp, "x-hvrpc-deadline-ms"), "none");
         hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
@@ -326,8 +348,9 @@ static void test_frame_limits(hvrpc_client *c, const char *uri)
         req.response_size = 0;
         req.payload.data = data;
         req.payload.len = max + 1;
-        CHECK_INT(call_echo(big, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
-                  HVRPC_RESOURCE_EXHAUSTED);
+        CHECK_INT(
+            call_echo(big, ECHO_SERVICE, ECHO_METHOD, &req, &o, &resp, &st),
+            HVRPC_RESOURCE_EXHAUSTED);
         CHECK_CONTAINS(st.message, "exceed maximum message size");
         if (resp)
             hvrpc__echo__v1__echo_response__free_unpacked(resp, NULL);
@@ -360,13 +383,15 @@ static void test_deadline(hvrpc_client *c)
     CHECK(took >= 150);
     CHECK(took < 1500);
     if (took >= 1500)
-        fprintf(stderr, "deadline: the call took %lld ms with a 200 ms timeout\n", took);
+        fprintf(stderr,
+                "deadline: the call took %lld ms with a 200 ms timeout\n",
+                took);
 }
 
 /* --- many asynchronous calls at once --------------------------------- */
 
 typedef struct async_slot {
-    int calls;      /* times the completion ran: must end at 1 */
+    int calls; /* times the completion ran: must end at 1 */
     hvrpc_code code;
     bool payload_ok;
 } async_slot;
@@ -378,20 +403,23 @@ static struct {
     pthread_cond_t cv;
     int done;
     async_slot slots[N_ASYNC];
-} async_state = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {{0}}};
+} async_state = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+                 {{0}}};
 
 static void async_payload(int i, char *buf, size_t size)
 {
     snprintf(buf, size, "async call %d", i);
 }
 
-static void async_done(const hvrpc_status *st, const uint8_t *resp, size_t len, void *arg)
+static void async_done(const hvrpc_status *st, const uint8_t *resp, size_t len,
+                       void *arg)
 {
     int i = (int)(intptr_t)arg;
     bool ok = false;
 
     if (st->code == HVRPC_OK) {
-        Hvrpc__Echo__V1__EchoResponse *r = hvrpc__echo__v1__echo_response__unpack(NULL, len, resp);
+        Hvrpc__Echo__V1__EchoResponse *r =
+            hvrpc__echo__v1__echo_response__unpack(NULL, len, resp);
         char want[32];
 
         async_payload(i, want, sizeof want);
@@ -427,14 +455,17 @@ static void test_async(hvrpc_client *c)
         async_payload(i, payload, sizeof payload);
         req.payload.data = (uint8_t *)payload;
         req.payload.len = strlen(payload);
-        req.delay_ms = (uint32_t)((N_ASYNC - i) % 7) * 15; /* answers out of order */
+        req.delay_ms =
+            (uint32_t)((N_ASYNC - i) % 7) * 15; /* answers out of order */
         buf = pack_request(&req, &len);
-        code = hvrpc_client_call_async(c, ECHO_SERVICE, ECHO_METHOD, buf, len, &o, async_done,
-                                       (void *)(intptr_t)i, &st);
+        code =
+            hvrpc_client_call_async(c, ECHO_SERVICE, ECHO_METHOD, buf, len, &o,
+                                    async_done, (void *)(intptr_t)i, &st);
         free(buf); /* the request is the caller's again once the call returns */
         CHECK_INT(code, HVRPC_OK);
         if (code != HVRPC_OK) {
-            fprintf(stderr, "async call %d: %s: %s\n", i, hvrpc_code_name(st.code), st.message);
+            fprintf(stderr, "async call %d: %s: %s\n", i,
+                    hvrpc_code_name(st.code), st.message);
             break;
         }
         started++;
@@ -444,7 +475,8 @@ static void test_async(hvrpc_client *c)
     until.tv_sec += 20;
     pthread_mutex_lock(&async_state.mu);
     while (async_state.done < started) {
-        if (pthread_cond_timedwait(&async_state.cv, &async_state.mu, &until) != 0)
+        if (pthread_cond_timedwait(&async_state.cv, &async_state.mu, &until) !=
+            0)
             break;
     }
     CHECK_INT(async_state.done, started);
@@ -458,8 +490,11 @@ static void test_async(hvrpc_client *c)
 
         if (s->calls != 1 || s->code != HVRPC_OK || !s->payload_ok) {
             if (wrong++ < 5)
-                fprintf(stderr, "async call %d: completed %d times, last %s, payload %s\n", i,
-                        s->calls, hvrpc_code_name(s->code), s->payload_ok ? "ok" : "wrong");
+                fprintf(
+                    stderr,
+                    "async call %d: completed %d times, last %s, payload %s\n",
+                    i, s->calls, hvrpc_code_name(s->code),
+                    s->payload_ok ? "ok" : "wrong");
         }
     }
     CHECK_INT(async_state.done, started);
@@ -492,8 +527,8 @@ static void test_peer_gone(hvrpc_client *c, peer_proc *peer)
 
     req.delay_ms = 5000;
     buf = pack_request(&req, &len);
-    code = hvrpc_client_call_async(c, ECHO_SERVICE, ECHO_METHOD, buf, len, &o, async_done,
-                                   (void *)(intptr_t)0, &st);
+    code = hvrpc_client_call_async(c, ECHO_SERVICE, ECHO_METHOD, buf, len, &o,
+                                   async_done, (void *)(intptr_t)0, &st);
     free(buf);
     CHECK_INT(code, HVRPC_OK);
     usleep(200 * 1000); /* let the request reach the server */
@@ -507,7 +542,8 @@ static void test_peer_gone(hvrpc_client *c, peer_proc *peer)
     until.tv_sec += 3;
     pthread_mutex_lock(&async_state.mu);
     while (async_state.done == before) {
-        if (pthread_cond_timedwait(&async_state.cv, &async_state.mu, &until) != 0)
+        if (pthread_cond_timedwait(&async_state.cv, &async_state.mu, &until) !=
+            0)
             break;
     }
     CHECK_INT(async_state.slots[0].calls, 1);
@@ -551,8 +587,8 @@ int main(int argc, char **argv)
             hvrpc_status_clear(&st);
             CHECK_INT(hvrpc_client_connect(uri, NULL, &client, &st), HVRPC_OK);
             if (!client)
-                fprintf(stderr, "connect %s: %s: %s\n", uri, hvrpc_code_name(st.code),
-                        st.message);
+                fprintf(stderr, "connect %s: %s: %s\n", uri,
+                        hvrpc_code_name(st.code), st.message);
         } else {
             fprintf(stderr, "ttrpc-peer serve did not say READY\n");
         }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hvrpc/address.h>
 #include <hvrpc/status.h>
 
 #include "cli.h"
@@ -148,6 +149,16 @@ bool cli_args_operand(const cli_verb *v, int argc, char **argv,
         *operand = arg;
     }
     return true;
+}
+
+const char *cli_check_address(const char *verb, const char *uri)
+{
+    hvrpc_address addr;
+    hvrpc_status st;
+
+    if (hvrpc_address_parse(uri, &addr, &st) != HVRPC_OK)
+        cli_usage(verb, "%s", st.message);
+    return uri;
 }
 
 bool cli_is_decimal(const char *text)

@@ -56,8 +56,8 @@ typedef struct cli_args {
     const char *verb;
     int argc;
     char **argv;
-    int next;              /* index of the next argument */
-    bool options_done;     /* "--" was seen */
+    int next;          /* index of the next argument */
+    bool options_done; /* "--" was seen */
 } cli_args;
 
 /* Starts after argv[0], the verb. */
@@ -92,6 +92,11 @@ bool cli_args_operand(const cli_verb *v, int argc, char **argv,
  * hex, junk, out of range) is a usage error naming `what`. */
 uint32_t cli_parse_u32(const char *verb, const char *what, const char *text,
                        uint32_t min, uint32_t max);
+
+/* Returns uri when hvrpc_address_parse() accepts it; otherwise a usage
+ * error with the parser's message, so a bad address is reported before
+ * anything is set up. */
+const char *cli_check_address(const char *verb, const char *uri);
 
 /* True when text is one or more decimal digits and nothing else. */
 bool cli_is_decimal(const char *text);

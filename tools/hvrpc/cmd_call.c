@@ -151,14 +151,8 @@ static bool parse_call(int argc, char **argv, call_opts *o)
     cli_args_init(&a, "call", argc, argv);
     while ((arg = cli_args_next(&a, &is_option)) != NULL) {
         if (!is_option) {
-            hvrpc_address addr;
-            hvrpc_status st;
-
-            if (positional == 0 &&
-                hvrpc_address_parse(arg, &addr, &st) != HVRPC_OK)
-                cli_usage("call", "%s", st.message);
             if (positional == 0)
-                o->uri = arg;
+                o->uri = cli_check_address("call", arg);
             else if (positional == 1)
                 split_method(arg, o);
             else
@@ -215,7 +209,8 @@ static int do_call(const call_opts *o, const hvrpc_buf *req)
     }
     hvrpc_client_free(client);
     /* Write errors are caught when main() flushes stdout. */
-    fwrite(resp.data, 1, resp.len, stdout);
+    if (resp.len > 0)
+        fwrite(resp.data, 1, resp.len, stdout);
     hvrpc_buf_free(&resp);
     return 0;
 }

@@ -70,13 +70,8 @@ static bool parse_serve(int argc, char **argv, serve_opts *o)
             return false;
         }
         if (cli_args_value(&a, arg, "--listen", &value)) {
-            hvrpc_address addr;
-            hvrpc_status st;
-
-            /* Reject a bad address before anything is set up. */
-            if (hvrpc_address_parse(value, &addr, &st) != HVRPC_OK)
-                cli_usage("serve", "--listen: %s", st.message);
-            o->endpoints[o->n_endpoints++].uri = value;
+            o->endpoints[o->n_endpoints++].uri =
+                cli_check_address("serve", value);
         } else if (cli_args_value(&a, arg, "--workers", &value)) {
             o->server.workers =
                 cli_parse_u32("serve", "--workers", value, 1, UINT32_MAX);
@@ -141,7 +136,7 @@ static void print_endpoints(const serve_opts *o)
 {
     for (size_t i = 0; i < o->n_endpoints; i++) {
         const hvrpc_address *addr = hvrpc_endpoint_address(o->endpoints[i].ep);
-        char text[512];
+        char text[HVRPC_HOST_MAX + 32]; /* the longest: tcp://[HOST]:PORT */
 
         hvrpc_address_format(addr, text, sizeof(text));
         printf("listening on %s\n", text);
@@ -215,16 +210,17 @@ const cli_verb cli_verb_serve = {
     "Examples:\n"
     "  hvrpc serve --listen unix:///tmp/echo.sock\n"
     "  hvrpc serve --listen unix://@echo --listen tcp://127.0.0.1:0\n"
-    "  hvrpc serve --listen vsock://any:5000            (Linux guest or host)\n"
-    "  hvrpc serve --listen vsock://any:any         (a port the kernel picks)\n"
+    "  hvrpc serve --listen vsock://any:5000     (Linux guest or host)\n"
+    "  hvrpc serve --listen vsock://any:any      (a port the kernel picks)\n"
     "  hvrpc serve --listen hybrid+vsock:///run/fc/v.sock:5000\n"
     "                                  (Firecracker host: binds v.sock_5000)\n"
-    "  hvrpc serve --listen hvsock://wildcard/vsock:5000   (Windows)\n"
+    "  hvrpc serve --listen hvsock://wildcard/vsock:5000   (Windows only)\n"
     "\n"
     "Exit statuses:\n"
     "  0      stopped by SIGINT or SIGTERM\n"
-    "  1-16   setting up failed with this status code, e.g. 6 ALREADY_EXISTS\n"
-    "         or 14 UNAVAILABLE for an address in use (message on stderr)\n"
+    "  1-16   setting up failed with this status code (one line on stderr),\n"
+    "         e.g. 6 ALREADY_EXISTS: the address is in use; 14 UNAVAILABLE:\n"
+    "         cannot bind there; 12 UNIMPLEMENTED: no such transport here\n"
     "  64     bad arguments\n",
     run_serve,
 };

@@ -3,7 +3,10 @@
 //
 //	ttrpc-peer serve SOCKPATH   serve hvrpc.echo.v1.Echo on a unix socket;
 //	                            prints READY once listening, exits 0 on
-//	                            SIGTERM / SIGINT
+//	                            SIGTERM / SIGINT. Test-only extension: with
+//	                            request metadata x-hvrpc-report-deadline,
+//	                            the response metadata also carries
+//	                            x-hvrpc-deadline-ms (ms left, or "none")
 //	ttrpc-peer check SOCKPATH   call the hvrpc.echo.v1.Echo server at
 //	                            SOCKPATH; one line per check ("ok NAME" or
 //	                            "FAIL NAME: detail"); exit 1 if any failed
