@@ -17,7 +17,7 @@ PACKAGES=(
   gcc libc6-dev make cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
   golang-go golang-github-containerd-ttrpc-dev
-  procps
+  procps clang-format git
 )
 
 deps() {

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define KNOWN_SCHEMES "vsock, hvsock, hybrid+vsock, unix, tcp"
-#define VM_ID_NAMES                                                           \
+#define VM_ID_NAMES                                                            \
     "wildcard, zero, children, loopback, parent, broadcast, silohost"
 #define VSOCK_CID_NAMES "any, hypervisor, local, host"
 
@@ -30,7 +30,7 @@ typedef struct span {
 } span;
 
 /* printf arguments for "%.*s" showing at most SHOWN_PART_MAX of a span. */
-#define SPAN_ARG(s)                                                           \
+#define SPAN_ARG(s)                                                            \
     (int)((s).n < SHOWN_PART_MAX ? (s).n : SHOWN_PART_MAX), (s).p
 
 static const struct {
@@ -109,7 +109,8 @@ static span span_after(span s, const char *at)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static hvrpc_code fail(hvrpc_status *st, const char *uri, const char *fmt, ...)
+static hvrpc_code
+fail(hvrpc_status *st, const char *uri, const char *fmt, ...)
 {
     char shown[SHOWN_URI_MAX + sizeof "..."];
     char what[HVRPC_STATUS_MESSAGE_MAX];
@@ -283,8 +284,9 @@ static hvrpc_code parse_hybrid(hvrpc_status *st, const char *uri, span rest,
     hvrpc_code rc;
 
     if (rest.n == 0 || rest.p[0] != '/')
-        return fail(st, uri, "expected an absolute path: "
-                             "hybrid+vsock:///path:PORT");
+        return fail(st, uri,
+                    "expected an absolute path: "
+                    "hybrid+vsock:///path:PORT");
     /* The last ':' separates the port, so the path itself may hold ':'. */
     const char *colon = span_find_last(rest, ':');
     if (!colon)
@@ -349,22 +351,23 @@ static bool is_ipv4(span s)
 /* Host names as DNS has them (letters, digits, '-', '.', and '_', which
  * some local names use). No top-level domain is all digits, so digits and
  * dots alone can only mean an IPv4 address, and must be a valid one. */
-static hvrpc_code check_host_name(hvrpc_status *st, const char *uri,
-                                  span host)
+static hvrpc_code check_host_name(hvrpc_status *st, const char *uri, span host)
 {
     bool numeric = true;
     for (size_t i = 0; i < host.n; i++) {
         char c = host.p[i];
         if (!is_alnum(c) && c != '-' && c != '.' && c != '_')
-            return fail(st, uri, "host \"%.*s\": '%c' at offset %zu is not "
-                                 "allowed in a host name",
+            return fail(st, uri,
+                        "host \"%.*s\": '%c' at offset %zu is not "
+                        "allowed in a host name",
                         SPAN_ARG(host), c, i);
         if (!is_digit(c) && c != '.')
             numeric = false;
     }
     if (numeric && !is_ipv4(host))
-        return fail(st, uri, "host \"%.*s\" is not an IPv4 address (a.b.c.d, "
-                             "each 0-255)",
+        return fail(st, uri,
+                    "host \"%.*s\" is not an IPv4 address (a.b.c.d, "
+                    "each 0-255)",
                     SPAN_ARG(host));
     return HVRPC_OK;
 }
@@ -382,8 +385,9 @@ static hvrpc_code check_ipv6(hvrpc_status *st, const char *uri, span host)
         if (c == ':')
             colons++;
         else if (!is_hex(c) && c != '.')
-            return fail(st, uri, "IPv6 host \"%.*s\": '%c' at offset %zu is "
-                                 "not allowed",
+            return fail(st, uri,
+                        "IPv6 host \"%.*s\": '%c' at offset %zu is "
+                        "not allowed",
                         SPAN_ARG(host), c, i);
     }
     if (colons < 2)
@@ -396,8 +400,9 @@ static hvrpc_code check_ipv6(hvrpc_status *st, const char *uri, span host)
         for (i++; i < host.n; i++) {
             char c = host.p[i];
             if (!is_alnum(c) && c != '-' && c != '.' && c != '_')
-                return fail(st, uri, "IPv6 host \"%.*s\": '%c' at offset %zu "
-                                     "is not allowed in a zone",
+                return fail(st, uri,
+                            "IPv6 host \"%.*s\": '%c' at offset %zu "
+                            "is not allowed in a zone",
                             SPAN_ARG(host), c, i);
         }
     }
@@ -432,8 +437,9 @@ static hvrpc_code parse_tcp(hvrpc_status *st, const char *uri, span rest,
         host = span_before(rest, colon);
         port = span_after(rest, colon);
         if (span_find(port, ':'))
-            return fail(st, uri, "an IPv6 host needs brackets: "
-                                 "tcp://[ADDRESS]:PORT");
+            return fail(st, uri,
+                        "an IPv6 host needs brackets: "
+                        "tcp://[ADDRESS]:PORT");
         if (host.n == 0)
             return fail(st, uri, "missing host");
         rc = check_host_name(st, uri, host);
@@ -461,18 +467,18 @@ hvrpc_code hvrpc_address_parse(const char *uri, hvrpc_address *out,
         hvrpc_code (*parse)(hvrpc_status *, const char *, span,
                             hvrpc_address *);
     } schemes[] = {
-        {"vsock", parse_vsock}, {"hvsock", parse_hvsock},
-        {"hybrid+vsock", parse_hybrid}, {"unix", parse_unix},
+        {"vsock", parse_vsock},
+        {"hvsock", parse_hvsock},
+        {"hybrid+vsock", parse_hybrid},
+        {"unix", parse_unix},
         {"tcp", parse_tcp},
     };
     hvrpc_address a;
 
     if (!uri)
-        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
-                                "address is NULL");
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT, "address is NULL");
     if (uri[0] == '\0')
-        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
-                                "address is empty");
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT, "address is empty");
     if (!out)
         return fail(st, uri, "nowhere to store the address (out is NULL)");
     /* One check covers every path, name and host in the URI. */
@@ -483,8 +489,8 @@ hvrpc_code hvrpc_address_parse(const char *uri, hvrpc_address *out,
     }
     const char *sep = strstr(uri, "://");
     if (!sep)
-        return fail(st, uri, "missing \"://\" (known schemes: " KNOWN_SCHEMES
-                             ")");
+        return fail(st, uri,
+                    "missing \"://\" (known schemes: " KNOWN_SCHEMES ")");
     span scheme = {uri, (size_t)(sep - uri)};
     span rest = {sep + 3, strlen(sep + 3)};
 
@@ -498,8 +504,8 @@ hvrpc_code hvrpc_address_parse(const char *uri, hvrpc_address *out,
             return rc;
         }
     }
-    return fail(st, uri, "unknown scheme \"%.*s\" (known schemes: "
-                         KNOWN_SCHEMES ")",
+    return fail(st, uri,
+                "unknown scheme \"%.*s\" (known schemes: " KNOWN_SCHEMES ")",
                 SPAN_ARG(scheme));
 }
 
@@ -529,8 +535,8 @@ int hvrpc_address_format(const hvrpc_address *a, char *buf, size_t size)
     switch (a->kind) {
     case HVRPC_ADDR_UNIX:
         return snprintf(buf, size, "unix://%s%.*s",
-                        a->u.unix_sock.abstract ? "@" : "",
-                        HVRPC_UNIX_PATH_MAX, a->u.unix_sock.path);
+                        a->u.unix_sock.abstract ? "@" : "", HVRPC_UNIX_PATH_MAX,
+                        a->u.unix_sock.path);
     case HVRPC_ADDR_TCP: {
         const char *h = a->u.tcp.host;
         bool v6 = memchr(h, ':', strnlen(h, sizeof a->u.tcp.host)) != NULL;

@@ -89,8 +89,7 @@ static hvrpc_code finish(hvrpc_call *call, hvrpc_code code, const char *msg,
                                           srv->opts.max_frame, &f);
     if (r != HVRPC_OK) {
         char why[128];
-        snprintf(why, sizeof why,
-                 "reply exceeds the maximum frame of %u bytes",
+        snprintf(why, sizeof why, "reply exceeds the maximum frame of %u bytes",
                  srv->opts.max_frame);
         f = status_frame(call, HVRPC_RESOURCE_EXHAUSTED, why);
     }
@@ -98,8 +97,8 @@ static hvrpc_code finish(hvrpc_call *call, hvrpc_code code, const char *msg,
         r = send_answer(call, &f);
     else
         r = HVRPC_RESOURCE_EXHAUSTED;
-    if (call->deadline && hvrpc__loop_timer_stop(&srv->loop,
-                                                 &call->deadline_timer))
+    if (call->deadline &&
+        hvrpc__loop_timer_stop(&srv->loop, &call->deadline_timer))
         call_unref(call);
     call_unref(call);
     return r;
@@ -109,8 +108,8 @@ static void on_deadline(hvrpc__timer *t)
 {
     hvrpc_call *call =
         (hvrpc_call *)((char *)t - offsetof(hvrpc_call, deadline_timer));
-    hvrpc__frame_buf f = status_frame(call, HVRPC_DEADLINE_EXCEEDED,
-                                      "deadline exceeded");
+    hvrpc__frame_buf f =
+        status_frame(call, HVRPC_DEADLINE_EXCEEDED, "deadline exceeded");
     if (f.data)
         send_answer(call, &f);
     call_unref(call);
@@ -124,8 +123,8 @@ static void run_handler(hvrpc__task *t)
         finish(call, HVRPC_CANCELLED, NULL, NULL);
         return;
     }
-    call->method->handler(call, call->req->payload.data,
-                          call->req->payload.len, call->reg->user_data);
+    call->method->handler(call, call->req->payload.data, call->req->payload.len,
+                          call->reg->user_data);
 }
 
 hvrpc_call *hvrpc__call_new(hvrpc__sconn *sc, uint32_t stream_id,
@@ -216,8 +215,8 @@ size_t hvrpc_call_metadata_count(const hvrpc_call *call)
     return call->req->n_metadata;
 }
 
-void hvrpc_call_metadata_at(const hvrpc_call *call, size_t i,
-                            const char **key, const char **value)
+void hvrpc_call_metadata_at(const hvrpc_call *call, size_t i, const char **key,
+                            const char **value)
 {
     if (i >= call->req->n_metadata) {
         *key = *value = NULL;

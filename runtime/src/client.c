@@ -29,7 +29,7 @@ typedef struct pending {
     hvrpc__timer timer;
     hvrpc_done_fn done;
     void *arg;
-    waiter *w; /* set for blocking calls instead of done */
+    waiter *w;            /* set for blocking calls instead of done */
     struct pending *next; /* hash chain */
 } pending;
 
@@ -109,8 +109,7 @@ static bool table_insert(hvrpc_client *c, pending *p)
 
 static pending *table_remove(hvrpc_client *c, uint32_t id)
 {
-    for (pending **pp = &c->buckets[bucket_of(c, id)]; *pp;
-         pp = &(*pp)->next) {
+    for (pending **pp = &c->buckets[bucket_of(c, id)]; *pp; pp = &(*pp)->next) {
         pending *p = *pp;
         if (p->id == id) {
             *pp = p->next;
@@ -138,8 +137,7 @@ static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
                 w->resp.len = len;
             } else {
                 hvrpc_status_set(&w->st, HVRPC_RESOURCE_EXHAUSTED,
-                                 "out of memory for a %zu-byte response",
-                                 len);
+                                 "out of memory for a %zu-byte response", len);
             }
         }
         w->done = true;
@@ -206,8 +204,8 @@ static void on_response(pending *p, const uint8_t *data, uint32_t len)
 static int client_on_frame(hvrpc__conn *conn, const hvrpc__frame_header *h,
                            const uint8_t *data, bool oversize)
 {
-    hvrpc_client *c = (hvrpc_client *)((char *)conn -
-                                       offsetof(hvrpc_client, conn));
+    hvrpc_client *c =
+        (hvrpc_client *)((char *)conn - offsetof(hvrpc_client, conn));
     if (h->type != HVRPC__FRAME_RESPONSE)
         return 0; /* Data frames belong to streams, which come later. */
     pending *p = take(c, h->stream_id);
@@ -229,8 +227,8 @@ static int client_on_frame(hvrpc__conn *conn, const hvrpc__frame_header *h,
 /* The connection is gone: every pending call fails now, with why. */
 static void client_on_close(hvrpc__conn *conn, const hvrpc_status *why)
 {
-    hvrpc_client *c = (hvrpc_client *)((char *)conn -
-                                       offsetof(hvrpc_client, conn));
+    hvrpc_client *c =
+        (hvrpc_client *)((char *)conn - offsetof(hvrpc_client, conn));
     pending *all = NULL;
     pthread_mutex_lock(&conn->mu);
     c->broken = true;
@@ -247,8 +245,7 @@ static void client_on_close(hvrpc__conn *conn, const hvrpc_status *why)
     }
     c->n_pending = 0;
     pthread_mutex_unlock(&conn->mu);
-    hvrpc__log(&c->log, HVRPC_LOG_DEBUG, "connection closed: %s",
-               why->message);
+    hvrpc__log(&c->log, HVRPC_LOG_DEBUG, "connection closed: %s", why->message);
     while (all) {
         pending *next = all->next;
         hvrpc__loop_timer_stop(&c->loop, &all->timer);
@@ -264,7 +261,8 @@ static const hvrpc__conn_ops client_conn_ops = {
     .on_close = client_on_close,
 };
 
-/* --- connect and free ------------------------------------------------------ */
+/* --- connect and free ------------------------------------------------------
+ */
 
 hvrpc_code hvrpc_client_connect(const char *uri,
                                 const hvrpc_client_options *opts,
@@ -324,11 +322,10 @@ hvrpc_code hvrpc_client_connect(const char *uri,
         free(c);
         return code;
     }
-    hvrpc__conn_init(&c->conn, &c->loop, tp, fd, &client_conn_ops,
-                     o.max_frame);
+    hvrpc__conn_init(&c->conn, &c->loop, tp, fd, &client_conn_ops, o.max_frame);
     if (hvrpc__conn_start(&c->conn) != 0)
-        code = hvrpc_status_set(st, HVRPC_INTERNAL,
-                                "cannot watch the connection");
+        code =
+            hvrpc_status_set(st, HVRPC_INTERNAL, "cannot watch the connection");
     else
         code = hvrpc__loop_start(&c->loop, st);
     if (code != HVRPC_OK) {
@@ -356,7 +353,8 @@ void hvrpc_client_free(hvrpc_client *c)
     free(c);
 }
 
-/* --- calls ------------------------------------------------------------------ */
+/* --- calls ------------------------------------------------------------------
+ */
 
 static hvrpc_code start_call(hvrpc_client *c, const char *service,
                              const char *method, const hvrpc__payload *pl,
@@ -382,9 +380,9 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
                                     i);
     int64_t timeout_ns = (int64_t)opts->timeout_ms * HVRPC__NS_PER_MS;
     hvrpc__frame_buf f;
-    hvrpc_code code = hvrpc__encode_request(
-        0, service, method, pl, timeout_ns, opts->metadata, opts->n_metadata,
-        c->opts.max_frame, &f, st);
+    hvrpc_code code = hvrpc__encode_request(0, service, method, pl, timeout_ns,
+                                            opts->metadata, opts->n_metadata,
+                                            c->opts.max_frame, &f, st);
     if (code != HVRPC_OK)
         return code;
 
@@ -392,9 +390,10 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
     p->timer.fn = on_deadline;
     pthread_mutex_lock(&c->conn.mu);
     if (c->broken) {
-        code = hvrpc_status_set(st, c->broken_why.code == HVRPC_CANCELLED
-                                        ? HVRPC_CANCELLED
-                                        : HVRPC_UNAVAILABLE,
+        code = hvrpc_status_set(st,
+                                c->broken_why.code == HVRPC_CANCELLED
+                                    ? HVRPC_CANCELLED
+                                    : HVRPC_UNAVAILABLE,
                                 "connection lost: %s", c->broken_why.message);
     } else if (c->next_id == 0 || c->next_id > LAST_STREAM_ID - 1) {
         code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
@@ -454,8 +453,8 @@ hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,
 
 static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
                                 const char *method, const hvrpc__payload *pl,
-                                const hvrpc_call_options *opts,
-                                hvrpc_buf *resp, hvrpc_status *st)
+                                const hvrpc_call_options *opts, hvrpc_buf *resp,
+                                hvrpc_status *st)
 {
     if (resp) {
         resp->data = NULL;
@@ -497,9 +496,8 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
 
 hvrpc_code hvrpc_client_call(hvrpc_client *c, const char *service,
                              const char *method, const void *request,
-                             size_t request_len,
-                             const hvrpc_call_options *opts, hvrpc_buf *resp,
-                             hvrpc_status *st)
+                             size_t request_len, const hvrpc_call_options *opts,
+                             hvrpc_buf *resp, hvrpc_status *st)
 {
     hvrpc__payload pl = {.data = request, .len = request_len};
     return call_blocking(c, service, method, &pl, opts, resp, st);

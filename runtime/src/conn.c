@@ -56,8 +56,7 @@ static void drop_queue(hvrpc__conn *c)
 
 /* Writes as much as the socket takes. 0 when all is written or the socket
  * is full, -1 on a write error (the connection is broken). */
-static int write_some(hvrpc__conn *c, const uint8_t *p, size_t n,
-                      size_t *done)
+static int write_some(hvrpc__conn *c, const uint8_t *p, size_t n, size_t *done)
 {
     while (*done < n) {
         ssize_t w = c->tp->write(c->io.fd, p + *done, n - *done);
@@ -198,9 +197,8 @@ static void on_readable(hvrpc__conn *c)
     for (int i = 0; i < READS_PER_EVENT; i++) {
         ssize_t n = c->tp->read(c->io.fd, buf, HVRPC__LOOP_READ_BUF);
         if (n > 0) {
-            hvrpc__feed_result r =
-                hvrpc__frame_reader_feed(&c->reader, buf, (size_t)n,
-                                         frame_cb, c);
+            hvrpc__feed_result r = hvrpc__frame_reader_feed(
+                &c->reader, buf, (size_t)n, frame_cb, c);
             if (r == HVRPC__FEED_STOPPED)
                 return;
             if (r == HVRPC__FEED_NOMEM) {

@@ -6,8 +6,8 @@
 #include "frame.h"
 
 /* Protobuf wire types and the field numbers of ttrpc/request.proto. */
-#define WT_VARINT 0
-#define WT_LEN 2
+#define WT_VARINT      0
+#define WT_LEN         2
 #define TAG(field, wt) ((uint32_t)(field) << 3 | (wt))
 
 enum { REQ_SERVICE = 1, REQ_METHOD, REQ_PAYLOAD, REQ_TIMEOUT, REQ_METADATA };
@@ -103,10 +103,9 @@ static hvrpc_code frame_alloc(hvrpc__frame_buf *out, uint32_t stream_id,
 hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
                                  const char *method,
                                  const hvrpc__payload *payload,
-                                 int64_t timeout_ns,
-                                 const hvrpc_metadata *md, size_t n_md,
-                                 uint32_t max_frame, hvrpc__frame_buf *out,
-                                 hvrpc_status *st)
+                                 int64_t timeout_ns, const hvrpc_metadata *md,
+                                 size_t n_md, uint32_t max_frame,
+                                 hvrpc__frame_buf *out, hvrpc_status *st)
 {
     size_t svc_len = strlen(service), meth_len = strlen(method);
     size_t pl_len = payload_len(payload);
@@ -163,9 +162,9 @@ hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
     size_t pl_len = payload_len(payload);
     if (pl_len > max_frame)
         return HVRPC_RESOURCE_EXHAUSTED;
-    size_t n = (code != HVRPC_OK ? len_field_size(RESP_STATUS, status_len)
-                                 : 0) +
-               bytes_field_size(RESP_PAYLOAD, pl_len);
+    size_t n =
+        (code != HVRPC_OK ? len_field_size(RESP_STATUS, status_len) : 0) +
+        bytes_field_size(RESP_PAYLOAD, pl_len);
     if (n > max_frame)
         return HVRPC_RESOURCE_EXHAUSTED;
     if (frame_alloc(out, stream_id, HVRPC__FRAME_RESPONSE, n) != HVRPC_OK)

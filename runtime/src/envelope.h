@@ -36,10 +36,9 @@ typedef struct hvrpc__frame_buf {
 hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
                                  const char *method,
                                  const hvrpc__payload *payload,
-                                 int64_t timeout_ns,
-                                 const hvrpc_metadata *md, size_t n_md,
-                                 uint32_t max_frame, hvrpc__frame_buf *out,
-                                 hvrpc_status *st);
+                                 int64_t timeout_ns, const hvrpc_metadata *md,
+                                 size_t n_md, uint32_t max_frame,
+                                 hvrpc__frame_buf *out, hvrpc_status *st);
 
 /* A Response frame. code OK sends no status field (a missing status means
  * OK). RESOURCE_EXHAUSTED when it would exceed max_frame. */

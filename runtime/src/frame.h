@@ -49,13 +49,13 @@ typedef int (*hvrpc__frame_fn)(void *ctx, const hvrpc__frame_header *h,
                                const uint8_t *data, bool oversize);
 
 typedef struct hvrpc__frame_reader {
-    uint32_t max;                            /* largest data length taken */
-    uint8_t hdr[HVRPC__FRAME_HEADER_LEN];    /* header being assembled */
+    uint32_t max;                         /* largest data length taken */
+    uint8_t hdr[HVRPC__FRAME_HEADER_LEN]; /* header being assembled */
     size_t hdr_have;
-    hvrpc__frame_header cur;                 /* header of the frame in body */
-    uint8_t *body;                           /* partial body, cur.length */
+    hvrpc__frame_header cur; /* header of the frame in body */
+    uint8_t *body;           /* partial body, cur.length */
     size_t body_have;
-    uint64_t skip;                           /* oversize bytes still to skip */
+    uint64_t skip; /* oversize bytes still to skip */
     bool in_body;
 } hvrpc__frame_reader;
 

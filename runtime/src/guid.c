@@ -13,19 +13,29 @@
 /* The values of hvsocket.h (HV_GUID_*). */
 const hvrpc_guid HVRPC_GUID_ZERO = {0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}};
 const hvrpc_guid HVRPC_GUID_BROADCAST = {
-    0xffffffffu, 0xffff, 0xffff,
+    0xffffffffu,
+    0xffff,
+    0xffff,
     {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 const hvrpc_guid HVRPC_GUID_CHILDREN = {
-    0x90db8b89u, 0x0d35, 0x4f79,
+    0x90db8b89u,
+    0x0d35,
+    0x4f79,
     {0x8c, 0xe9, 0x49, 0xea, 0x0a, 0xc8, 0xb7, 0xcd}};
 const hvrpc_guid HVRPC_GUID_LOOPBACK = {
-    0xe0e16197u, 0xdd56, 0x4a10,
+    0xe0e16197u,
+    0xdd56,
+    0x4a10,
     {0x91, 0x95, 0x5e, 0xe7, 0xa1, 0x55, 0xa8, 0x38}};
 const hvrpc_guid HVRPC_GUID_PARENT = {
-    0xa42e7cdau, 0xd03f, 0x480c,
+    0xa42e7cdau,
+    0xd03f,
+    0x480c,
     {0x9c, 0xc2, 0xa4, 0xde, 0x20, 0xab, 0xb8, 0x78}};
 const hvrpc_guid HVRPC_GUID_SILOHOST = {
-    0x36bd0c5cu, 0x7276, 0x4223,
+    0x36bd0c5cu,
+    0x7276,
+    0x4223,
     {0x88, 0xba, 0x7d, 0x03, 0xb6, 0x54, 0xc5, 0x68}};
 
 /* Everything of the VSOCK template but data1, which carries the port. */
@@ -34,7 +44,7 @@ static const hvrpc_guid vsock_template = {
 
 /* Offsets of the dashes in the 36-character form. */
 #define IS_DASH_OFFSET(i) ((i) == 8 || (i) == 13 || (i) == 18 || (i) == 23)
-#define GUID_TEXT_LEN 36
+#define GUID_TEXT_LEN     36
 
 static int hex_value(char c)
 {
@@ -70,8 +80,7 @@ static hvrpc_code bad_char(hvrpc_status *st, size_t pos, const char *expected,
             : "");
 }
 
-hvrpc_code hvrpc_guid_parse(const char *text, hvrpc_guid *out,
-                            hvrpc_status *st)
+hvrpc_code hvrpc_guid_parse(const char *text, hvrpc_guid *out, hvrpc_status *st)
 {
     uint8_t bytes[16];
     size_t nibbles = 0;
@@ -190,9 +199,12 @@ bool hvrpc_guid_from_name(const char *name, hvrpc_guid *out)
         const char *name;
         const hvrpc_guid *guid;
     } names[] = {
-        {"wildcard", &HVRPC_GUID_ZERO},   {"zero", &HVRPC_GUID_ZERO},
-        {"children", &HVRPC_GUID_CHILDREN}, {"loopback", &HVRPC_GUID_LOOPBACK},
-        {"parent", &HVRPC_GUID_PARENT},   {"broadcast", &HVRPC_GUID_BROADCAST},
+        {"wildcard", &HVRPC_GUID_ZERO},
+        {"zero", &HVRPC_GUID_ZERO},
+        {"children", &HVRPC_GUID_CHILDREN},
+        {"loopback", &HVRPC_GUID_LOOPBACK},
+        {"parent", &HVRPC_GUID_PARENT},
+        {"broadcast", &HVRPC_GUID_BROADCAST},
         {"silohost", &HVRPC_GUID_SILOHOST},
     };
 

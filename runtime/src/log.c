@@ -4,8 +4,8 @@
 
 #include "log.h"
 
-void hvrpc__log(const hvrpc__logger *lg, hvrpc_log_level level,
-                const char *fmt, ...)
+void hvrpc__log(const hvrpc__logger *lg, hvrpc_log_level level, const char *fmt,
+                ...)
 {
     if (!lg || !lg->fn)
         return;

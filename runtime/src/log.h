@@ -9,8 +9,8 @@ typedef struct hvrpc__logger {
     void *arg;
 } hvrpc__logger;
 
-void hvrpc__log(const hvrpc__logger *lg, hvrpc_log_level level,
-                const char *fmt, ...)
+void hvrpc__log(const hvrpc__logger *lg, hvrpc_log_level level, const char *fmt,
+                ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

@@ -30,8 +30,8 @@ typedef struct hvrpc__io {
 
 /* A one-shot timer, embedded in its owner. */
 typedef struct hvrpc__timer {
-    int64_t when;  /* CLOCK_MONOTONIC ns */
-    size_t slot;   /* 1 + index in the heap; 0 when not armed */
+    int64_t when; /* CLOCK_MONOTONIC ns */
+    size_t slot;  /* 1 + index in the heap; 0 when not armed */
     void (*fn)(struct hvrpc__timer *t);
 } hvrpc__timer;
 
@@ -43,7 +43,7 @@ typedef struct hvrpc__task {
 
 struct hvrpc__loop {
     int epfd;
-    hvrpc__io wake; /* eventfd that interrupts epoll_wait */
+    hvrpc__io wake;     /* eventfd that interrupts epoll_wait */
     pthread_mutex_t mu; /* guards everything below */
     hvrpc__timer **heap;
     size_t heap_len, heap_cap;

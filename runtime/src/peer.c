@@ -18,8 +18,8 @@ int hvrpc_peer_format(const hvrpc_peer *p, char *buf, size_t size)
                         p->uid, p->gid, p->pid);
     case HVRPC_ADDR_HYBRID_VSOCK:
         return snprintf(buf, size,
-                        "hybrid+vsock:%" PRIu32 ",uid=%" PRId64
-                        ",gid=%" PRId64 ",pid=%" PRId64,
+                        "hybrid+vsock:%" PRIu32 ",uid=%" PRId64 ",gid=%" PRId64
+                        ",pid=%" PRId64,
                         p->vsock_port, p->uid, p->gid, p->pid);
     case HVRPC_ADDR_TCP:
         return snprintf(buf, size, "tcp:%s", p->tcp_addr);

@@ -14,9 +14,9 @@
 #include "envelope.h"
 #include "server_internal.h"
 
-#define LISTEN_BACKLOG 128
+#define LISTEN_BACKLOG    128
 #define ACCEPTS_PER_EVENT 64
-#define MAX_WORKERS 256
+#define MAX_WORKERS       256
 /* After EMFILE, accepting pauses this long instead of spinning. */
 #define ACCEPT_PAUSE_NS (100 * HVRPC__NS_PER_MS)
 /* How long stop waits for the UNAVAILABLE answers to drain. */
@@ -285,8 +285,8 @@ static void on_resume(hvrpc__timer *t)
 
 static void on_listener(hvrpc__io *io, uint32_t events)
 {
-    hvrpc_endpoint *ep = (hvrpc_endpoint *)((char *)io -
-                                            offsetof(hvrpc_endpoint, io));
+    hvrpc_endpoint *ep =
+        (hvrpc_endpoint *)((char *)io - offsetof(hvrpc_endpoint, io));
     (void)events;
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
         int fd;
@@ -325,8 +325,8 @@ static hvrpc_code require_state(const hvrpc_server *srv,
 hvrpc_code hvrpc_server_listen(hvrpc_server *srv, const char *uri,
                                hvrpc_endpoint **out, hvrpc_status *st)
 {
-    hvrpc_code c = require_state(srv, SERVER_CREATED, "hvrpc_server_listen",
-                                 st);
+    hvrpc_code c =
+        require_state(srv, SERVER_CREATED, "hvrpc_server_listen", st);
     if (c != HVRPC_OK)
         return c;
     hvrpc_address a;
@@ -390,8 +390,8 @@ hvrpc_code hvrpc_server_register(hvrpc_server *srv, hvrpc_endpoint *ep,
                                  void (*user_data_free)(void *),
                                  hvrpc_status *st)
 {
-    hvrpc_code c = require_state(srv, SERVER_CREATED,
-                                 "hvrpc_server_register", st);
+    hvrpc_code c =
+        require_state(srv, SERVER_CREATED, "hvrpc_server_register", st);
     if (c != HVRPC_OK)
         return c;
     if (!ep || ep->srv != srv)
@@ -412,8 +412,8 @@ hvrpc_code hvrpc_server_register(hvrpc_server *srv, hvrpc_endpoint *ep,
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory registering %s", svc->name);
     ep->regs = regs;
-    ep->regs[ep->n_regs++] = (hvrpc__registration){svc, user_data,
-                                                   user_data_free};
+    ep->regs[ep->n_regs++] =
+        (hvrpc__registration){svc, user_data, user_data_free};
     return HVRPC_OK;
 }
 
@@ -421,8 +421,7 @@ hvrpc_code hvrpc_server_register(hvrpc_server *srv, hvrpc_endpoint *ep,
 
 hvrpc_code hvrpc_server_start(hvrpc_server *srv, hvrpc_status *st)
 {
-    hvrpc_code c = require_state(srv, SERVER_CREATED, "hvrpc_server_start",
-                                 st);
+    hvrpc_code c = require_state(srv, SERVER_CREATED, "hvrpc_server_start", st);
     if (c != HVRPC_OK)
         return c;
     for (size_t i = 0; i < srv->n_eps; i++)

@@ -32,8 +32,8 @@ struct hvrpc_endpoint {
     hvrpc_server *srv;
     hvrpc_address bound;
     const hvrpc__transport *tp;
-    hvrpc__io io;          /* the listening socket */
-    hvrpc__timer resume;   /* re-enables accepting after EMFILE */
+    hvrpc__io io;        /* the listening socket */
+    hvrpc__timer resume; /* re-enables accepting after EMFILE */
     hvrpc__registration *regs;
     size_t n_regs;
 };
@@ -45,7 +45,7 @@ typedef struct hvrpc__sconn {
     hvrpc_peer peer;
     uint32_t last_stream; /* loop thread only */
     atomic_int refs;
-    hvrpc_call *calls;    /* unanswered calls, under conn.mu */
+    hvrpc_call *calls;                /* unanswered calls, under conn.mu */
     struct hvrpc__sconn *prev, *next; /* srv->conns, under srv->mu */
 } hvrpc__sconn;
 
@@ -59,13 +59,17 @@ struct hvrpc_call {
     const hvrpc__registration *reg;
     int64_t deadline;
     atomic_int refs;
-    bool answered;    /* under sc->conn.mu */
-    bool linked;      /* in sc->calls, under sc->conn.mu */
+    bool answered; /* under sc->conn.mu */
+    bool linked;   /* in sc->calls, under sc->conn.mu */
     hvrpc_call *prev, *next;
 };
 
-typedef enum { SERVER_CREATED, SERVER_RUNNING, SERVER_STOPPING,
-               SERVER_STOPPED } hvrpc__server_state;
+typedef enum {
+    SERVER_CREATED,
+    SERVER_RUNNING,
+    SERVER_STOPPING,
+    SERVER_STOPPED
+} hvrpc__server_state;
 
 struct hvrpc_server {
     hvrpc_server_options opts;
@@ -77,7 +81,7 @@ struct hvrpc_server {
     pthread_mutex_t mu; /* guards the fields below */
     pthread_cond_t cv;  /* signalled when live drops to 0 */
     hvrpc__sconn *conns;
-    size_t live;        /* sconns and calls not yet freed */
+    size_t live; /* sconns and calls not yet freed */
     struct hvrpc__scheduled *scheduled;
     _Atomic hvrpc__server_state state;
 };

@@ -38,8 +38,8 @@ hvrpc_code hvrpc_code_from_wire(int wire_code)
     return (hvrpc_code)wire_code;
 }
 
-hvrpc_code hvrpc_status_set(hvrpc_status *st, hvrpc_code code,
-                            const char *fmt, ...)
+hvrpc_code hvrpc_status_set(hvrpc_status *st, hvrpc_code code, const char *fmt,
+                            ...)
 {
     if (!st)
         return code;

@@ -35,8 +35,8 @@ typedef struct hvrpc__transport {
     /* Connects to a, blocking until deadline_ns (CLOCK_MONOTONIC; 0: no
      * limit beyond the kernel's). Errors: UNAVAILABLE (refused, no route,
      * handshake refused), DEADLINE_EXCEEDED, INVALID_ARGUMENT. */
-    hvrpc_code (*connect)(const hvrpc_address *a, int64_t deadline_ns,
-                          int *fd, hvrpc_status *st);
+    hvrpc_code (*connect)(const hvrpc_address *a, int64_t deadline_ns, int *fd,
+                          hvrpc_status *st);
     /* Non-blocking I/O on a connected fd; return as read(2)/write(2). */
     ssize_t (*read)(int fd, void *buf, size_t n);
     ssize_t (*write)(int fd, const void *buf, size_t n);
@@ -72,8 +72,7 @@ hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
                                const char *what, hvrpc_status *st);
 
 /* accept4() with SOCK_NONBLOCK | SOCK_CLOEXEC; 0 or errno. */
-int hvrpc__sock_accept(int lfd, struct sockaddr *sa, socklen_t *len,
-                       int *fd);
+int hvrpc__sock_accept(int lfd, struct sockaddr *sa, socklen_t *len, int *fd);
 
 /* Fills uid/gid/pid from SO_PEERCRED (-1 each when unavailable). */
 void hvrpc__sock_peer_creds(int fd, hvrpc_peer *peer);
@@ -84,9 +83,8 @@ hvrpc_code hvrpc__unix_sockaddr(const char *path, int abstract, void *sun,
 
 /* Listens on a unix path, replacing a stale socket file (one nobody
  * accepts on); shared by the unix and hybrid vsock transports. */
-hvrpc_code hvrpc__unix_listen_path(const char *path, int abstract,
-                                   int backlog, int *fd, const char *what,
-                                   hvrpc_status *st);
+hvrpc_code hvrpc__unix_listen_path(const char *path, int abstract, int backlog,
+                                   int *fd, const char *what, hvrpc_status *st);
 
 /* Accepts on a unix listener; the peer is the connecting process. */
 int hvrpc__unix_accept(int lfd, const hvrpc_address *bound, int *fd,

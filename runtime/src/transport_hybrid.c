@@ -26,8 +26,8 @@
 static hvrpc_code listen_path(const hvrpc_address *a, char *buf, size_t size,
                               hvrpc_status *st)
 {
-    int n = snprintf(buf, size, "%s_%" PRIu32, a->u.hybrid.path,
-                     a->u.hybrid.port);
+    int n =
+        snprintf(buf, size, "%s_%" PRIu32, a->u.hybrid.path, a->u.hybrid.port);
     if (n < 0 || (size_t)n >= size || (size_t)n > HVRPC_UNIX_PATH_MAX)
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "%s_%" PRIu32 ": path too long for a unix "
@@ -113,8 +113,7 @@ static hvrpc_code hybrid_connect(const hvrpc_address *a, int64_t deadline_ns,
                                  int *fd, hvrpc_status *st)
 {
     hvrpc_address ua = {.kind = HVRPC_ADDR_UNIX};
-    memcpy(ua.u.unix_sock.path, a->u.hybrid.path,
-           sizeof ua.u.unix_sock.path);
+    memcpy(ua.u.unix_sock.path, a->u.hybrid.path, sizeof ua.u.unix_sock.path);
     int64_t hs_deadline = deadline_ns;
     if (!hs_deadline)
         hs_deadline = hvrpc__deadline_after_ns(HANDSHAKE_DEFAULT_NS);
@@ -124,8 +123,8 @@ static hvrpc_code hybrid_connect(const hvrpc_address *a, int64_t deadline_ns,
         return c;
 
     char req[32], line[HANDSHAKE_LINE_MAX];
-    int n = snprintf(req, sizeof req, "CONNECT %" PRIu32 "\n",
-                     a->u.hybrid.port);
+    int n =
+        snprintf(req, sizeof req, "CONNECT %" PRIu32 "\n", a->u.hybrid.port);
     /* A fresh unix socket has room for a few bytes: one write suffices.
      * hvrpc__sock_write: a VMM that hung up is an error, not a SIGPIPE. */
     if (hvrpc__sock_write(s, req, (size_t)n) != n) {

@@ -31,8 +31,7 @@ static hvrpc_code resolve(const hvrpc_address *a, int passive,
     if (r != 0)
         return hvrpc_status_set(st, HVRPC_UNAVAILABLE,
                                 "tcp://%s:%u: cannot resolve: %s",
-                                a->u.tcp.host, a->u.tcp.port,
-                                gai_strerror(r));
+                                a->u.tcp.host, a->u.tcp.port, gai_strerror(r));
     return HVRPC_OK;
 }
 
@@ -48,7 +47,8 @@ static void format_sockaddr(const struct sockaddr *sa, char *buf, size_t n)
 {
     char host[INET6_ADDRSTRLEN] = "?";
     if (sa->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+        inet_ntop(AF_INET,
+                  &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
                   host, sizeof host);
         snprintf(buf, n, "%s:%u", host, sockaddr_port(sa));
     } else {

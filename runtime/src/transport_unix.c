@@ -25,17 +25,16 @@ static int stale_socket(const struct sockaddr_un *sun, socklen_t len)
     return refused;
 }
 
-hvrpc_code hvrpc__unix_listen_path(const char *path, int abstract,
-                                   int backlog, int *fd, const char *what,
-                                   hvrpc_status *st)
+hvrpc_code hvrpc__unix_listen_path(const char *path, int abstract, int backlog,
+                                   int *fd, const char *what, hvrpc_status *st)
 {
     struct sockaddr_un sun;
     socklen_t len;
     hvrpc_code c = hvrpc__unix_sockaddr(path, abstract, &sun, &len, st);
     if (c != HVRPC_OK)
         return c;
-    c = hvrpc__sock_listen(AF_UNIX, (struct sockaddr *)&sun, len,
-                                      backlog, fd, what, st);
+    c = hvrpc__sock_listen(AF_UNIX, (struct sockaddr *)&sun, len, backlog, fd,
+                           what, st);
     if (c == HVRPC_ALREADY_EXISTS && !abstract && stale_socket(&sun, len)) {
         unlink(path);
         c = hvrpc__sock_listen(AF_UNIX, (struct sockaddr *)&sun, len, backlog,
@@ -49,7 +48,7 @@ static hvrpc_code unix_listen(const hvrpc_address *a, int backlog, int *fd,
 {
     *bound = *a;
     return hvrpc__unix_listen_path(a->u.unix_sock.path, a->u.unix_sock.abstract,
-                            backlog, fd, a->u.unix_sock.path, st);
+                                   backlog, fd, a->u.unix_sock.path, st);
 }
 
 int hvrpc__unix_accept(int lfd, const hvrpc_address *bound, int *fd,
@@ -69,9 +68,8 @@ static hvrpc_code unix_connect(const hvrpc_address *a, int64_t deadline_ns,
 {
     struct sockaddr_un sun;
     socklen_t len;
-    hvrpc_code c = hvrpc__unix_sockaddr(a->u.unix_sock.path,
-                                        a->u.unix_sock.abstract, &sun, &len,
-                                        st);
+    hvrpc_code c = hvrpc__unix_sockaddr(
+        a->u.unix_sock.path, a->u.unix_sock.abstract, &sun, &len, st);
     if (c != HVRPC_OK)
         return c;
     return hvrpc__sock_connect(AF_UNIX, (struct sockaddr *)&sun, len,

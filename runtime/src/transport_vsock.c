@@ -13,8 +13,7 @@
 
 #include "transport.h"
 
-static void make_sockaddr(struct sockaddr_vm *svm, uint32_t cid,
-                          uint32_t port)
+static void make_sockaddr(struct sockaddr_vm *svm, uint32_t cid, uint32_t port)
 {
     memset(svm, 0, sizeof *svm);
     svm->svm_family = AF_VSOCK;

@@ -25,8 +25,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-hvrpc_code hvrpc__workers_start(hvrpc__workers *w, unsigned n,
-                                hvrpc_status *st)
+hvrpc_code hvrpc__workers_start(hvrpc__workers *w, unsigned n, hvrpc_status *st)
 {
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->mu, NULL);

@@ -55,14 +55,14 @@ hvrpc_code hvrpc_echo_v1_echo_register(hvrpc_server *srv, hvrpc_endpoint *ep,
                                 HVRPC_ECHO_SERVICE_NAME);
     reg->h = *h;
     reg->user_data = user_data;
-    hvrpc_code c =
-        hvrpc_server_register(srv, ep, &echo_service, reg, free, st);
+    hvrpc_code c = hvrpc_server_register(srv, ep, &echo_service, reg, free, st);
     if (c != HVRPC_OK)
         free(reg);
     return c;
 }
 
-/* --- the built-in implementation -------------------------------------------- */
+/* --- the built-in implementation --------------------------------------------
+ */
 
 /* What a delayed answer needs once the handler has returned. */
 typedef struct deferred {
@@ -150,8 +150,8 @@ static void answer(hvrpc_call *call, const uint8_t *payload, size_t len,
 static void answer_deferred(void *arg)
 {
     deferred *d = arg;
-    answer(d->call, d->payload, d->payload_len, d->response_size,
-           d->fail_code, d->fail_message);
+    answer(d->call, d->payload, d->payload_len, d->response_size, d->fail_code,
+           d->fail_message);
     free(d->fail_message);
     free(d);
 }

@@ -13,7 +13,7 @@
 #include "hvrpc/echo/v1/echo.pb-c.h"
 
 #define HVRPC_ECHO_SERVICE_NAME "hvrpc.echo.v1.Echo"
-#define HVRPC_ECHO_VSOCK_PORT 5000u
+#define HVRPC_ECHO_VSOCK_PORT   5000u
 
 /* Typed handlers of hvrpc.echo.v1.Echo. The decoded request is valid until
  * the handler returns: a handler that answers later copies what it needs.

@@ -15,51 +15,51 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        check_count++;                                                        \
-        if (!(cond)) {                                                        \
-            check_failures++;                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                    #cond);                                                   \
-        }                                                                     \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        check_count++;                                                         \
+        if (!(cond)) {                                                         \
+            check_failures++;                                                  \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+        }                                                                      \
     } while (0)
 
-#define CHECK_INT(a, b)                                                       \
-    do {                                                                      \
-        long long check_a_ = (long long)(a), check_b_ = (long long)(b);       \
-        check_count++;                                                        \
-        if (check_a_ != check_b_) {                                           \
-            check_failures++;                                                 \
-            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n",         \
-                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);          \
-        }                                                                     \
+#define CHECK_INT(a, b)                                                        \
+    do {                                                                       \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);        \
+        check_count++;                                                         \
+        if (check_a_ != check_b_) {                                            \
+            check_failures++;                                                  \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n",          \
+                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);           \
+        }                                                                      \
     } while (0)
 
-#define CHECK_STR(a, b)                                                       \
-    do {                                                                      \
-        const char *check_a_ = (a), *check_b_ = (b);                          \
-        check_count++;                                                        \
-        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {      \
-            check_failures++;                                                 \
-            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n",     \
-                    __FILE__, __LINE__, #a, #b,                               \
-                    check_a_ ? check_a_ : "(null)",                           \
-                    check_b_ ? check_b_ : "(null)");                          \
-        }                                                                     \
+#define CHECK_STR(a, b)                                                        \
+    do {                                                                       \
+        const char *check_a_ = (a), *check_b_ = (b);                           \
+        check_count++;                                                         \
+        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {       \
+            check_failures++;                                                  \
+            fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n",      \
+                    __FILE__, __LINE__, #a, #b,                                \
+                    check_a_ ? check_a_ : "(null)",                            \
+                    check_b_ ? check_b_ : "(null)");                           \
+        }                                                                      \
     } while (0)
 
 /* True when haystack contains needle; for checking error messages. */
-#define CHECK_CONTAINS(haystack, needle)                                      \
-    do {                                                                      \
-        const char *check_h_ = (haystack), *check_n_ = (needle);              \
-        check_count++;                                                        \
-        if (!check_h_ || !strstr(check_h_, check_n_)) {                       \
-            check_failures++;                                                 \
-            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n",        \
-                    __FILE__, __LINE__, check_h_ ? check_h_ : "(null)",       \
-                    check_n_);                                                \
-        }                                                                     \
+#define CHECK_CONTAINS(haystack, needle)                                       \
+    do {                                                                       \
+        const char *check_h_ = (haystack), *check_n_ = (needle);               \
+        check_count++;                                                         \
+        if (!check_h_ || !strstr(check_h_, check_n_)) {                        \
+            check_failures++;                                                  \
+            fprintf(stderr, "%s:%d: \"%s\" does not contain \"%s\"\n",         \
+                    __FILE__, __LINE__, check_h_ ? check_h_ : "(null)",        \
+                    check_n_);                                                 \
+        }                                                                      \
     } while (0)
 
 static inline int check_done(void)

@@ -77,8 +77,8 @@ hvrpc_code integ_echo(hvrpc_client *c, const echo_req *req,
     if (resp)
         *resp = NULL;
     hvrpc_buf buf = {NULL, 0};
-    hvrpc_code code = hvrpc_client_call_message(
-        c, ECHO_SERVICE, ECHO_METHOD, &req->base, o, &buf, st);
+    hvrpc_code code = hvrpc_client_call_message(c, ECHO_SERVICE, ECHO_METHOD,
+                                                &req->base, o, &buf, st);
     if (code == HVRPC_OK) {
         echo_resp *r = echo_resp_decode(buf.data, buf.len);
         if (!r)

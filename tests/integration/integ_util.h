@@ -18,8 +18,8 @@ typedef Hvrpc__Echo__V1__EchoRequest echo_req;
 typedef Hvrpc__Echo__V1__EchoResponse echo_resp;
 
 #define ECHO_REQ_INIT HVRPC__ECHO__V1__ECHO_REQUEST__INIT
-#define ECHO_SERVICE "hvrpc.echo.v1.Echo"
-#define ECHO_METHOD "Echo"
+#define ECHO_SERVICE  "hvrpc.echo.v1.Echo"
+#define ECHO_METHOD   "Echo"
 
 /* "unix" or "tcp" from argv[1]; NULL (and a usage line) otherwise. */
 const char *integ_transport(int argc, char **argv);

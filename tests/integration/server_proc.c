@@ -21,7 +21,7 @@
 
 #include "echo_service.h"
 
-#define SOCK_NAME "echo.sock"
+#define SOCK_NAME         "echo.sock"
 #define REPORT_TIMEOUT_MS 10000
 
 static int64_t mono_ms(void)
@@ -78,8 +78,9 @@ static int format_uri(const hvrpc_address *a, char *buf, size_t size)
     case HVRPC_ADDR_TCP:
         if (a->u.tcp.port == 0)
             return -1; /* port 0 must have been resolved */
-        n = snprintf(buf, size, strchr(a->u.tcp.host, ':') ? "tcp://[%s]:%u"
-                                                            : "tcp://%s:%u",
+        n = snprintf(buf, size,
+                     strchr(a->u.tcp.host, ':') ? "tcp://[%s]:%u"
+                                                : "tcp://%s:%u",
                      a->u.tcp.host, (unsigned)a->u.tcp.port);
         break;
     default:
@@ -88,9 +89,10 @@ static int format_uri(const hvrpc_address *a, char *buf, size_t size)
     return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
-__attribute__((noreturn)) static void
-child_main(const server_proc_options *o, const char *listen_uri, int wfd,
-           pid_t parent, const sigset_t *term)
+__attribute__((noreturn)) static void child_main(const server_proc_options *o,
+                                                 const char *listen_uri,
+                                                 int wfd, pid_t parent,
+                                                 const sigset_t *term)
 {
     /* Never outlive the test; the parent may have died before prctl. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
@@ -153,8 +155,8 @@ child_main(const server_proc_options *o, const char *listen_uri, int wfd,
 
 /* --- the parent ------------------------------------------------------ */
 
-int server_proc_start(server_proc *sp, const server_proc_options *o,
-                      char *err, size_t err_size)
+int server_proc_start(server_proc *sp, const server_proc_options *o, char *err,
+                      size_t err_size)
 {
     memset(sp, 0, sizeof *sp);
     sp->report_fd = -1;

@@ -29,19 +29,19 @@ typedef struct server_proc_options {
 } server_proc_options;
 
 typedef struct server_proc {
-    pid_t pid;         /* the child, 0 when none was started */
-    int reaped;        /* 1 once waitpid() collected it */
-    int wait_status;   /* its waitpid() status, once reaped */
-    int report_fd;     /* read end of the child's pipe, -1 when closed */
-    char dir[64];      /* unix: the mkdtemp directory, "" otherwise */
-    char uri[192];     /* the address the server listens on */
+    pid_t pid;       /* the child, 0 when none was started */
+    int reaped;      /* 1 once waitpid() collected it */
+    int wait_status; /* its waitpid() status, once reaped */
+    int report_fd;   /* read end of the child's pipe, -1 when closed */
+    char dir[64];    /* unix: the mkdtemp directory, "" otherwise */
+    char uri[192];   /* the address the server listens on */
 } server_proc;
 
 /* Starts the child and waits (up to 10 s) for its report. Returns 0 with
  * sp->uri set, or -1 with a reason in err (the child is then reaped and
  * everything removed). */
-int server_proc_start(server_proc *sp, const server_proc_options *o,
-                      char *err, size_t err_size);
+int server_proc_start(server_proc *sp, const server_proc_options *o, char *err,
+                      size_t err_size);
 
 /* Sends sig to the child when it is still running. 0 or -1. */
 int server_proc_signal(server_proc *sp, int sig);

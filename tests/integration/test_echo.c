@@ -40,8 +40,8 @@ static void check_peer(const char *peer)
                         : "";
     char *end = NULL;
     unsigned long port = strtoul(p, &end, 10);
-    int port_ok = *p >= '1' && *p <= '9' && end && *end == '\0' &&
-                  port >= 1 && port <= 65535;
+    int port_ok = *p >= '1' && *p <= '9' && end && *end == '\0' && port >= 1 &&
+                  port <= 65535;
     if (!port_ok)
         fprintf(stderr, "peer \"%s\": no port after the prefix\n", peer);
     CHECK(port_ok);
@@ -98,15 +98,15 @@ static void test_unary(const char *uri)
     uint8_t *bytes = echo_req_pack(&req, &len);
     CHECK(bytes != NULL);
     hvrpc_buf buf = {NULL, 0};
-    CHECK_INT(hvrpc_client_call(c, ECHO_SERVICE, ECHO_METHOD, bytes, len,
-                                NULL, &buf, &st),
+    CHECK_INT(hvrpc_client_call(c, ECHO_SERVICE, ECHO_METHOD, bytes, len, NULL,
+                                &buf, &st),
               HVRPC_OK);
     r = echo_resp_decode(buf.data, buf.len);
     CHECK(echo_resp_payload_is(r, data, sizeof data));
     echo_resp_free(r);
     hvrpc_buf_free(&buf);
-    CHECK_INT(hvrpc_client_call(c, ECHO_SERVICE, ECHO_METHOD, bytes, len,
-                                NULL, NULL, &st),
+    CHECK_INT(hvrpc_client_call(c, ECHO_SERVICE, ECHO_METHOD, bytes, len, NULL,
+                                NULL, &st),
               HVRPC_OK);
     free(bytes);
     hvrpc_client_free(c);
@@ -124,7 +124,8 @@ static void test_metadata(const char *uri)
     static const hvrpc_metadata md[3] = {
         {"x-request-id", "req-0042"},
         {"tenant", "acme corp"},
-        {"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        {"traceparent",
+         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
     };
     hvrpc_call_options o = HVRPC_CALL_OPTIONS_INIT;
     o.metadata = md;
@@ -291,10 +292,10 @@ static void test_deadline(const char *uri)
         calls[i].w = &w;
         calls[i].id = i;
         calls[i].code = HVRPC_UNKNOWN;
-        hvrpc_code code = bytes ? hvrpc_client_call_async(
-                                      c, ECHO_SERVICE, ECHO_METHOD, bytes, len,
-                                      NULL, par_done, &calls[i], &st)
-                                : HVRPC_INTERNAL;
+        hvrpc_code code =
+            bytes ? hvrpc_client_call_async(c, ECHO_SERVICE, ECHO_METHOD, bytes,
+                                            len, NULL, par_done, &calls[i], &st)
+                  : HVRPC_INTERNAL;
         free(bytes);
         CHECK_INT(code, HVRPC_OK);
         if (code == HVRPC_OK)
@@ -343,8 +344,8 @@ static void test_unimplemented(const char *uri)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         hvrpc_status st;
         hvrpc_buf buf = {NULL, 0};
-        hvrpc_code code = hvrpc_client_call(c, names[i][0], names[i][1],
-                                            bytes, len, NULL, &buf, &st);
+        hvrpc_code code = hvrpc_client_call(c, names[i][0], names[i][1], bytes,
+                                            len, NULL, &buf, &st);
         if (code != HVRPC_UNIMPLEMENTED)
             fprintf(stderr, "%s/%s: %s (%s)\n", names[i][0], names[i][1],
                     hvrpc_code_name(code), st.message);

@@ -22,7 +22,7 @@
 #include "server_proc.h"
 
 #define PENDING_DELAY_MS 5000u
-#define PROMPT_MS 1500 /* "at once": well under the delay */
+#define PROMPT_MS        1500 /* "at once": well under the delay */
 
 enum { N_ASYNC = 4, N_BLOCKING = 2 };
 
@@ -35,8 +35,8 @@ typedef struct async_call {
     int64_t t_done;
 } async_call;
 
-static void async_done(const hvrpc_status *st, const uint8_t *resp,
-                       size_t len, void *arg)
+static void async_done(const hvrpc_status *st, const uint8_t *resp, size_t len,
+                       void *arg)
 {
     async_call *a = arg;
     a->code = st->code;
@@ -69,8 +69,7 @@ static void *blocking_thread(void *arg)
     return NULL;
 }
 
-static hvrpc_code start_async(hvrpc_client *c, uint32_t delay_ms,
-                              async_call *a)
+static hvrpc_code start_async(hvrpc_client *c, uint32_t delay_ms, async_call *a)
 {
     echo_req req = ECHO_REQ_INIT;
     req.payload.data = (uint8_t *)"pending";
@@ -81,9 +80,8 @@ static hvrpc_code start_async(hvrpc_client *c, uint32_t delay_ms,
     if (!bytes)
         return HVRPC_INTERNAL;
     hvrpc_status st;
-    hvrpc_code code =
-        hvrpc_client_call_async(c, ECHO_SERVICE, ECHO_METHOD, bytes, len,
-                                NULL, async_done, a, &st);
+    hvrpc_code code = hvrpc_client_call_async(
+        c, ECHO_SERVICE, ECHO_METHOD, bytes, len, NULL, async_done, a, &st);
     free(bytes);
     return code;
 }
@@ -176,17 +174,16 @@ static void test_server_goes(int sig)
         CHECK_INT(async[i].code, HVRPC_UNAVAILABLE);
         int64_t after = async[i].t_done - t_sig;
         if (async[i].completions && after >= PROMPT_MS)
-            fprintf(stderr, "async call %d ended %lld ms after the signal\n",
-                    i, (long long)after);
+            fprintf(stderr, "async call %d ended %lld ms after the signal\n", i,
+                    (long long)after);
         CHECK(async[i].completions && after < PROMPT_MS);
     }
     for (int i = 0; i < n_blocking; i++) {
         CHECK_INT(blocking[i].code, HVRPC_UNAVAILABLE);
         int64_t after = blocking[i].t_done - t_sig;
         if (after >= PROMPT_MS)
-            fprintf(stderr,
-                    "blocking call %d ended %lld ms after the signal\n", i,
-                    (long long)after);
+            fprintf(stderr, "blocking call %d ended %lld ms after the signal\n",
+                    i, (long long)after);
         CHECK(after < PROMPT_MS);
     }
 

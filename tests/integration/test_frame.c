@@ -92,9 +92,8 @@ static void expect_big(hvrpc_client *c, uint8_t *buf, size_t n,
     hvrpc_status st;
     hvrpc_code code = integ_echo(c, &req, NULL, &r, &st);
     if (code != want)
-        fprintf(stderr, "%s: payload %zu, response_size %u: %s (%s)\n", what,
-                n, (unsigned)response_size, hvrpc_code_name(code),
-                st.message);
+        fprintf(stderr, "%s: payload %zu, response_size %u: %s (%s)\n", what, n,
+                (unsigned)response_size, hvrpc_code_name(code), st.message);
     CHECK_INT(code, want);
     CHECK_INT(st.code, want);
     if (want == HVRPC_OK)
@@ -149,8 +148,7 @@ static void test_default_server(const char *uri, uint8_t *buf, size_t n)
     CHECK_INT(st.code, HVRPC_RESOURCE_EXHAUSTED);
     echo_resp_free(r);
     check_usable(c, "an oversized reply");
-    CHECK_INT(integ_echo(c8, &small, NULL, &r, &st),
-              HVRPC_RESOURCE_EXHAUSTED);
+    CHECK_INT(integ_echo(c8, &small, NULL, &r, &st), HVRPC_RESOURCE_EXHAUSTED);
     echo_resp_free(r);
     check_usable(c8, "an oversized reply");
 

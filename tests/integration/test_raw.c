@@ -31,12 +31,12 @@
 #include "server_proc.h"
 #include "ttrpc/request.pb-c.h"
 
-#define HEADER_LEN 10
-#define TYPE_REQUEST 1
+#define HEADER_LEN    10
+#define TYPE_REQUEST  1
 #define TYPE_RESPONSE 2
-#define MAX_FRAME 4194304u
+#define MAX_FRAME     4194304u
 #define IO_TIMEOUT_MS 5000
-#define CHUNK 1021 /* small, and aligned with nothing */
+#define CHUNK         1021 /* small, and aligned with nothing */
 
 static const char *transport;
 
@@ -155,8 +155,8 @@ static int recv_all(int fd, void *buf, size_t len)
     return 0;
 }
 
-static void put_header(uint8_t *h, uint32_t len, uint32_t stream,
-                       uint8_t type, uint8_t flags)
+static void put_header(uint8_t *h, uint32_t len, uint32_t stream, uint8_t type,
+                       uint8_t flags)
 {
     h[0] = (uint8_t)(len >> 24);
     h[1] = (uint8_t)(len >> 16);
@@ -214,8 +214,7 @@ static int send_echo(int fd, uint32_t stream, const char *text, int bytewise)
     size_t env_len = 0, frame_len = 0;
     uint8_t *env = echo_envelope(text, &env_len);
     uint8_t *frame =
-        env ? make_frame(stream, TYPE_REQUEST, env, env_len, &frame_len)
-            : NULL;
+        env ? make_frame(stream, TYPE_REQUEST, env, env_len, &frame_len) : NULL;
     int rc = frame ? 0 : -1;
     if (frame && !bytewise)
         rc = send_all(fd, frame, frame_len);
@@ -255,14 +254,12 @@ static int expect_response(int fd, uint32_t stream, hvrpc_code code,
     }
     Ttrpc__Response *r = ttrpc__response__unpack(NULL, len, data);
     int got_code = r && r->status ? r->status->code : 0;
-    if (h[8] != TYPE_RESPONSE || got_stream != stream ||
-        got_code != (int)code)
+    if (h[8] != TYPE_RESPONSE || got_stream != stream || got_code != (int)code)
         fprintf(stderr,
                 "%s: got type %u stream %u code %d (%s), want type %u "
                 "stream %u code %d\n",
                 what, h[8], (unsigned)got_stream, got_code,
-                r && r->status && r->status->message ? r->status->message
-                                                     : "",
+                r && r->status && r->status->message ? r->status->message : "",
                 TYPE_RESPONSE, (unsigned)stream, (int)code);
     CHECK_INT(h[8], TYPE_RESPONSE);
     CHECK_INT(got_stream, stream);

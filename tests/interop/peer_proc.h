@@ -19,7 +19,10 @@ typedef struct peer_proc {
     int status; /* wait status once reaped */
 } peer_proc;
 
-#define PEER_PROC_INIT {0, -1, -1}
+#define PEER_PROC_INIT                                                         \
+    {                                                                          \
+        0, -1, -1                                                              \
+    }
 
 /* Starts argv[0] with argv (NULL-terminated). With capture_stdout, the
  * child's stdout is a pipe read through out_fd; stderr is inherited.

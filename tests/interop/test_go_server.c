@@ -25,12 +25,12 @@
 #include "peer_proc.h"
 
 #define ECHO_SERVICE "hvrpc.echo.v1.Echo"
-#define ECHO_METHOD "Echo"
+#define ECHO_METHOD  "Echo"
 
 /* Every call that is not about deadlines gets this one, so a server that
  * never answers fails the test instead of hanging it. */
 #define CALL_TIMEOUT_MS 10000
-#define N_ASYNC 50
+#define N_ASYNC         50
 
 static hvrpc_call_options call_opts(uint32_t timeout_ms,
                                     const hvrpc_metadata *md, size_t n_md)
@@ -403,8 +403,7 @@ static struct {
     pthread_cond_t cv;
     int done;
     async_slot slots[N_ASYNC];
-} async_state = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-                 {{0}}};
+} async_state = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {{0}}};
 
 static void async_payload(int i, char *buf, size_t size)
 {

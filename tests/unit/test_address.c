@@ -119,8 +119,7 @@ static void test_general(void)
     char *as = repeat('a', 300);
     snprintf(long_uri, sizeof long_uri, "unix:///%s", as);
     free(as);
-    CHECK_INT(hvrpc_address_parse(long_uri, &a, &st),
-              HVRPC_INVALID_ARGUMENT);
+    CHECK_INT(hvrpc_address_parse(long_uri, &a, &st), HVRPC_INVALID_ARGUMENT);
     CHECK(strncmp(st.message, long_uri, 96) == 0);
     CHECK_CONTAINS(st.message, "...: path is 301 bytes");
 }

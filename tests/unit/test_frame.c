@@ -19,8 +19,8 @@ typedef struct seen {
     int stop_after; /* ask the reader to stop after this many, 0: never */
 } seen;
 
-static int collect(void *ctx, const hvrpc__frame_header *h,
-                   const uint8_t *data, bool oversize)
+static int collect(void *ctx, const hvrpc__frame_header *h, const uint8_t *data,
+                   bool oversize)
 {
     seen *s = ctx;
     if (s->n < 16) {
@@ -135,8 +135,8 @@ static void test_request_encoding(void)
     hvrpc__payload pl = {.data = payload, .len = sizeof payload};
     hvrpc__frame_buf f;
     hvrpc_status st;
-    CHECK_INT(hvrpc__encode_request(7, "pkg.v1.Svc", "Do", &pl, 1500000000,
-                                    md, 2, 1 << 20, &f, &st),
+    CHECK_INT(hvrpc__encode_request(7, "pkg.v1.Svc", "Do", &pl, 1500000000, md,
+                                    2, 1 << 20, &f, &st),
               HVRPC_OK);
 
     Ttrpc__KeyValue kv[2] = {TTRPC__KEY_VALUE__INIT, TTRPC__KEY_VALUE__INIT};
@@ -171,13 +171,13 @@ static void test_request_encoding(void)
     free(f.data);
 
     /* Exactly at the maximum fits; one byte less of room does not. */
-    CHECK_INT(hvrpc__encode_request(1, "pkg.v1.Svc", "Do", &pl, 1500000000,
-                                    md, 2, (uint32_t)want_len, &f, &st),
+    CHECK_INT(hvrpc__encode_request(1, "pkg.v1.Svc", "Do", &pl, 1500000000, md,
+                                    2, (uint32_t)want_len, &f, &st),
               HVRPC_OK);
     free(f.data);
     f.data = NULL;
-    CHECK_INT(hvrpc__encode_request(1, "pkg.v1.Svc", "Do", &pl, 1500000000,
-                                    md, 2, (uint32_t)want_len - 1, &f, &st),
+    CHECK_INT(hvrpc__encode_request(1, "pkg.v1.Svc", "Do", &pl, 1500000000, md,
+                                    2, (uint32_t)want_len - 1, &f, &st),
               HVRPC_RESOURCE_EXHAUSTED);
     CHECK(f.data == NULL);
     CHECK_CONTAINS(st.message, "exceeds this client's maximum frame");
@@ -196,8 +196,8 @@ static void test_response_encoding(void)
     free(f.data);
 
     /* A status with a message decodes back through protobuf-c. */
-    CHECK_INT(hvrpc__encode_response(5, HVRPC_NOT_FOUND, "no such thing",
-                                     NULL, 1024, &f),
+    CHECK_INT(hvrpc__encode_response(5, HVRPC_NOT_FOUND, "no such thing", NULL,
+                                     1024, &f),
               HVRPC_OK);
     r = ttrpc__response__unpack(NULL, f.len - 10, f.data + 10);
     CHECK(r && r->status);

@@ -39,8 +39,7 @@ static void test_parse_fields(void)
     hvrpc_guid g;
     hvrpc_status st;
 
-    CHECK_INT(hvrpc_guid_parse("01234567-89ab-cdef-0123-456789abcdef", &g,
-                               &st),
+    CHECK_INT(hvrpc_guid_parse("01234567-89ab-cdef-0123-456789abcdef", &g, &st),
               HVRPC_OK);
     CHECK_INT(g.data1, 0x01234567);
     CHECK_INT(g.data2, 0x89ab);
@@ -50,8 +49,7 @@ static void test_parse_fields(void)
     CHECK(memcmp(g.data4, d4, 8) == 0);
 
     /* High bits: data1 is unsigned, no sign extension anywhere. */
-    CHECK_INT(hvrpc_guid_parse("FEDCBA98-7654-3210-FEDC-BA9876543210", &g,
-                               &st),
+    CHECK_INT(hvrpc_guid_parse("FEDCBA98-7654-3210-FEDC-BA9876543210", &g, &st),
               HVRPC_OK);
     CHECK_INT(g.data1, 0xfedcba98u);
     CHECK_INT(g.data2, 0x7654);
@@ -62,9 +60,9 @@ static void test_parse_fields(void)
     CHECK_INT(g.data4[7], 0x10);
 
     /* A NULL status is allowed. */
-    CHECK_INT(hvrpc_guid_parse("00000000-0000-0000-0000-000000000001", &g,
-                               NULL),
-              HVRPC_OK);
+    CHECK_INT(
+        hvrpc_guid_parse("00000000-0000-0000-0000-000000000001", &g, NULL),
+        HVRPC_OK);
     CHECK_INT(g.data4[7], 1);
     CHECK_INT(hvrpc_guid_parse("nope", &g, NULL), HVRPC_INVALID_ARGUMENT);
 }
@@ -100,10 +98,8 @@ static void test_parse_errors(void)
     /* Non-hex digits, at the start, in the middle and at the end. */
     check_bad("g0000ac9-facb-11e6-bd58-64006a7986d3", "offset 0",
               "expected a hex digit, found 'g'");
-    check_bad("00000ac9-facb-11x6-bd58-64006a7986d3", "offset 16",
-              "found 'x'");
-    check_bad("00000ac9-facb-11e6-bd58-64006a7986dZ", "offset 35",
-              "found 'Z'");
+    check_bad("00000ac9-facb-11x6-bd58-64006a7986d3", "offset 16", "found 'x'");
+    check_bad("00000ac9-facb-11e6-bd58-64006a7986dZ", "offset 35", "found 'Z'");
     /* Misplaced dashes: a dash where a digit goes, a digit where a dash
      * goes, and a GUID with its dashes in the Windows-registry-free form. */
     check_bad("0000-0ac9facb-11e6-bd58-64006a7986d3", "offset 4",
@@ -114,8 +110,7 @@ static void test_parse_errors(void)
               "expected '-'");
     check_bad("00000ac9facb11e6bd5864006a7986d3", "offset 8", "'-'");
     /* Spaces are not trimmed. */
-    check_bad(" 00000ac9-facb-11e6-bd58-64006a7986d3", "offset 0",
-              "found ' '");
+    check_bad(" 00000ac9-facb-11e6-bd58-64006a7986d3", "offset 0", "found ' '");
     check_bad("00000ac9-facb-11e6-bd58-64006a7986d3 ", "offset 36",
               "found ' '");
     /* Braces: offsets count the '{'. */
@@ -136,21 +131,22 @@ static void test_parse_errors(void)
               "byte 0x0a");
     check_bad("00000ac9-facb-11e6-bd58-64006a7986d\xc3", "offset 35",
               "byte 0xc3");
-    check_bad("0x000ac9-facb-11e6-bd58-64006a7986d3", "offset 1",
-              "found 'x'");
+    check_bad("0x000ac9-facb-11e6-bd58-64006a7986d3", "offset 1", "found 'x'");
 
     CHECK_INT(hvrpc_guid_parse(NULL, &g, &st), HVRPC_INVALID_ARGUMENT);
     CHECK_CONTAINS(st.message, "NULL");
-    CHECK_INT(hvrpc_guid_parse("00000000-0000-0000-0000-000000000000", NULL,
-                               &st),
-              HVRPC_INVALID_ARGUMENT);
+    CHECK_INT(
+        hvrpc_guid_parse("00000000-0000-0000-0000-000000000000", NULL, &st),
+        HVRPC_INVALID_ARGUMENT);
     CHECK_CONTAINS(st.message, "NULL");
 }
 
 static void test_format(void)
 {
     char buf[HVRPC_GUID_STRLEN];
-    hvrpc_guid g = {0x0000000au, 0x00b0, 0x0c00,
+    hvrpc_guid g = {0x0000000au,
+                    0x00b0,
+                    0x0c00,
                     {0x00, 0x0d, 0xe0, 0x00, 0x0f, 0x00, 0x01, 0x00}};
 
     memset(buf, 'x', sizeof buf);
@@ -208,9 +204,9 @@ static void test_vsock_template(void)
     CHECK_INT(port, 0xFFFFFFFFu);
 
     /* Parsed text maps back too, whatever its case. */
-    CHECK_INT(hvrpc_guid_parse("{00000AC9-FACB-11E6-BD58-64006A7986D3}", &g,
-                               NULL),
-              HVRPC_OK);
+    CHECK_INT(
+        hvrpc_guid_parse("{00000AC9-FACB-11E6-BD58-64006A7986D3}", &g, NULL),
+        HVRPC_OK);
     port = 0;
     CHECK(hvrpc_guid_to_vsock_port(&g, &port));
     CHECK_INT(port, 2761);

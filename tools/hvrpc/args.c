@@ -15,7 +15,8 @@
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 0)))
 #endif
-static void print_usage_error(const char *verb, const char *fmt, va_list ap)
+static void
+print_usage_error(const char *verb, const char *fmt, va_list ap)
 {
     fputs("hvrpc: ", stderr);
     if (verb != NULL)
@@ -128,8 +129,7 @@ void cli_args_unknown(const cli_args *a, const char *arg)
               a->verb);
 }
 
-bool cli_args_operand(const cli_verb *v, int argc, char **argv,
-                      char **operand)
+bool cli_args_operand(const cli_verb *v, int argc, char **argv, char **operand)
 {
     cli_args a;
     char *arg;

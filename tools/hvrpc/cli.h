@@ -85,8 +85,7 @@ _Noreturn void cli_args_unknown(const cli_args *a, const char *arg);
 /* The whole parse for a verb whose only option is --help and which takes
  * at most one argument. Returns false when it showed v's help instead;
  * otherwise *operand is the argument, or NULL when there is none. */
-bool cli_args_operand(const cli_verb *v, int argc, char **argv,
-                      char **operand);
+bool cli_args_operand(const cli_verb *v, int argc, char **argv, char **operand);
 
 /* Parses a decimal number in [min, max]; anything else (sign, spaces,
  * hex, junk, out of range) is a usage error naming `what`. */

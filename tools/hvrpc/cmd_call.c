@@ -16,7 +16,7 @@ typedef struct call_opts {
     const char *uri;
     const char *service; /* split from SERVICE/METHOD, in place */
     const char *method;
-    const char *hex;     /* NULL: the request comes from stdin */
+    const char *hex;          /* NULL: the request comes from stdin */
     hvrpc_metadata *metadata; /* n_metadata used, argc allocated */
     size_t n_metadata;
     hvrpc_client_options client;
@@ -33,8 +33,10 @@ static void split_method(char *text, call_opts *o)
         text++;
     slash = strrchr(text, '/');
     if (slash == NULL || slash == text || slash[1] == '\0')
-        cli_usage("call", "'%s' is not SERVICE/METHOD "
-                          "(e.g. hvrpc.echo.v1.Echo/Echo)", text);
+        cli_usage("call",
+                  "'%s' is not SERVICE/METHOD "
+                  "(e.g. hvrpc.echo.v1.Echo/Echo)",
+                  text);
     *slash = '\0';
     o->service = text;
     o->method = slash + 1;
@@ -172,8 +174,8 @@ static bool parse_call(int argc, char **argv, call_opts *o)
                 "call", "--connect-timeout", value, 1, UINT32_MAX);
         } else if (cli_args_value(&a, arg, "--max-frame", &value)) {
             o->client.max_frame =
-                cli_parse_u32("call", "--max-frame", value,
-                              HVRPC_MIN_MAX_FRAME, HVRPC_MAX_MAX_FRAME);
+                cli_parse_u32("call", "--max-frame", value, HVRPC_MIN_MAX_FRAME,
+                              HVRPC_MAX_MAX_FRAME);
         } else if (cli_args_value(&a, arg, "--header", &value) ||
                    cli_args_value(&a, arg, "-H", &value)) {
             add_metadata(value, o);
@@ -268,12 +270,15 @@ const cli_verb cli_verb_call = {
     "\n"
     "Examples (from the source tree; protoc turns text into protobuf bytes):\n"
     "  echo 'payload: \"hi\"' |\n"
-    "    protoc --encode=hvrpc.echo.v1.EchoRequest -I proto -I /usr/include \\\n"
+    "    protoc --encode=hvrpc.echo.v1.EchoRequest -I proto -I /usr/include "
+    "\\\n"
     "      proto/hvrpc/echo/v1/echo.proto |\n"
     "    hvrpc call vsock://host:5000 hvrpc.echo.v1.Echo/Echo -H trace:42 |\n"
-    "    protoc --decode=hvrpc.echo.v1.EchoResponse -I proto -I /usr/include \\\n"
+    "    protoc --decode=hvrpc.echo.v1.EchoResponse -I proto -I /usr/include "
+    "\\\n"
     "      proto/hvrpc/echo/v1/echo.proto\n"
-    "  hvrpc call unix:///tmp/echo.sock hvrpc.echo.v1.Echo/Echo --hex 0a026869\n"
+    "  hvrpc call unix:///tmp/echo.sock hvrpc.echo.v1.Echo/Echo --hex "
+    "0a026869\n"
     "  hvrpc call tcp://127.0.0.1:7000 hvrpc.echo.v1.Echo/Echo --hex 2005\n"
     "      (fail_code: 5, so this prints 'NOT_FOUND: ...' and exits 5)\n"
     "  hvrpc call vsock://3:5000 ...          (host -> guest with CID 3)\n"

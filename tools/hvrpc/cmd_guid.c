@@ -50,8 +50,7 @@ static int report_non_template(const hvrpc_guid *g)
                 "VmId '%s')\n",
                 text, name);
     else
-        fprintf(stderr, "hvrpc: guid: %s is not a VSOCK-template GUID\n",
-                text);
+        fprintf(stderr, "hvrpc: guid: %s is not a VSOCK-template GUID\n", text);
     return 1;
 }
 

@@ -63,8 +63,10 @@ static bool parse_serve(int argc, char **argv, serve_opts *o)
     cli_args_init(&a, "serve", argc, argv);
     while ((arg = cli_args_next(&a, &is_option)) != NULL) {
         if (!is_option)
-            cli_usage("serve", "unexpected argument '%s' (addresses go "
-                               "after --listen)", arg);
+            cli_usage("serve",
+                      "unexpected argument '%s' (addresses go "
+                      "after --listen)",
+                      arg);
         if (cli_args_is_help(&a, arg)) {
             cli_print_help(&cli_verb_serve);
             return false;

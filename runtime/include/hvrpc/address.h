@@ -33,17 +33,17 @@ typedef enum hvrpc_addr_kind {
 } hvrpc_addr_kind;
 
 /* Named vsock CIDs. */
-#define HVRPC_VSOCK_CID_ANY 0xFFFFFFFFu
+#define HVRPC_VSOCK_CID_ANY        0xFFFFFFFFu
 #define HVRPC_VSOCK_CID_HYPERVISOR 0u
-#define HVRPC_VSOCK_CID_LOCAL 1u
-#define HVRPC_VSOCK_CID_HOST 2u
+#define HVRPC_VSOCK_CID_LOCAL      1u
+#define HVRPC_VSOCK_CID_HOST       2u
 /* vsock port `any`: a listener takes a port the kernel picks. */
 #define HVRPC_VSOCK_PORT_ANY 0xFFFFFFFFu
 
 /* Longest unix socket path, without the NUL (sun_path is 108 bytes). For
  * hybrid vsock the listener binds "<path>_<port>", which must fit too. */
 #define HVRPC_UNIX_PATH_MAX 107
-#define HVRPC_HOST_MAX 255
+#define HVRPC_HOST_MAX      255
 /* A buffer this large always holds hvrpc_address_format's result (the
  * longest is tcp://[255 bytes]:65535). */
 #define HVRPC_ADDRESS_STRLEN 272

@@ -31,8 +31,8 @@ extern "C" {
 typedef struct hvrpc_client hvrpc_client;
 
 typedef struct hvrpc_client_options {
-    size_t size;                 /* sizeof(hvrpc_client_options), set by _init */
-    uint32_t max_frame;          /* largest frame sent or received; 4 MiB */
+    size_t size;        /* sizeof(hvrpc_client_options), set by _init */
+    uint32_t max_frame; /* largest frame sent or received; 4 MiB */
     uint32_t connect_timeout_ms; /* connect (and hybrid handshake); 5000 */
     hvrpc_log_fn log;
     void *log_arg;
@@ -52,7 +52,10 @@ typedef struct hvrpc_call_options {
     size_t n_metadata;
 } hvrpc_call_options;
 
-#define HVRPC_CALL_OPTIONS_INIT {sizeof(hvrpc_call_options), 0, NULL, 0}
+#define HVRPC_CALL_OPTIONS_INIT                                                \
+    {                                                                          \
+        sizeof(hvrpc_call_options), 0, NULL, 0                                 \
+    }
 
 /* A response payload owned by the caller; free with hvrpc_buf_free(). */
 typedef struct hvrpc_buf {
@@ -65,16 +68,14 @@ HVRPC_API void hvrpc_buf_free(hvrpc_buf *b);
 /* Connects to uri (see hvrpc/address.h). opts may be NULL. */
 HVRPC_API hvrpc_code hvrpc_client_connect(const char *uri,
                                           const hvrpc_client_options *opts,
-                                          hvrpc_client **out,
-                                          hvrpc_status *st);
+                                          hvrpc_client **out, hvrpc_status *st);
 
 /* Calls service/method with request bytes and waits for the answer. On OK,
  * *resp (may be NULL) receives the response payload. Returns the call's
  * code; st receives code and message. opts may be NULL. A request larger
  * than max_frame fails with RESOURCE_EXHAUSTED without being sent. */
 HVRPC_API hvrpc_code hvrpc_client_call(hvrpc_client *c, const char *service,
-                                       const char *method,
-                                       const void *request,
+                                       const char *method, const void *request,
                                        size_t request_len,
                                        const hvrpc_call_options *opts,
                                        hvrpc_buf *resp, hvrpc_status *st);

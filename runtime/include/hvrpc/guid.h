@@ -41,14 +41,15 @@ HVRPC_API char *hvrpc_guid_format(const hvrpc_guid *g,
 
 HVRPC_API bool hvrpc_guid_equal(const hvrpc_guid *a, const hvrpc_guid *b);
 
-/* The Hyper-V VSOCK template: port P <-> PPPPPPPP-facb-11e6-bd58-64006a7986d3. */
+/* The Hyper-V VSOCK template: port P <-> PPPPPPPP-facb-11e6-bd58-64006a7986d3.
+ */
 HVRPC_API hvrpc_guid hvrpc_guid_from_vsock_port(uint32_t port);
 
 /* True, with *port set, when g follows the VSOCK template. */
 HVRPC_API bool hvrpc_guid_to_vsock_port(const hvrpc_guid *g, uint32_t *port);
 
 /* The well-known VmIds of hvsocket.h. */
-HVRPC_API extern const hvrpc_guid HVRPC_GUID_ZERO;      /* = wildcard */
+HVRPC_API extern const hvrpc_guid HVRPC_GUID_ZERO; /* = wildcard */
 HVRPC_API extern const hvrpc_guid HVRPC_GUID_BROADCAST;
 HVRPC_API extern const hvrpc_guid HVRPC_GUID_CHILDREN;
 HVRPC_API extern const hvrpc_guid HVRPC_GUID_LOOPBACK;

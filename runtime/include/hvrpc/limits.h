@@ -9,7 +9,7 @@
  * is never sent; one received is skipped and its call answered
  * RESOURCE_EXHAUSTED, and the connection lives on. */
 #define HVRPC_DEFAULT_MAX_FRAME (4u * 1024u * 1024u)
-#define HVRPC_MIN_MAX_FRAME 1024u
-#define HVRPC_MAX_MAX_FRAME (1024u * 1024u * 1024u)
+#define HVRPC_MIN_MAX_FRAME     1024u
+#define HVRPC_MAX_MAX_FRAME     (1024u * 1024u * 1024u)
 
 #endif /* HVRPC_LIMITS_H */

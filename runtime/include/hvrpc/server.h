@@ -74,32 +74,26 @@ typedef struct hvrpc_service {
 
 /* Creates a server. opts may be NULL for the defaults. */
 HVRPC_API hvrpc_code hvrpc_server_create(const hvrpc_server_options *opts,
-                                         hvrpc_server **out,
-                                         hvrpc_status *st);
+                                         hvrpc_server **out, hvrpc_status *st);
 
 /* Binds and listens on uri now, so a taken port or bad path fails here.
  * *ep (optional) receives the endpoint, owned by the server. Only before
  * hvrpc_server_start(). */
 HVRPC_API hvrpc_code hvrpc_server_listen(hvrpc_server *srv, const char *uri,
-                                         hvrpc_endpoint **ep,
-                                         hvrpc_status *st);
+                                         hvrpc_endpoint **ep, hvrpc_status *st);
 
 /* The address an endpoint really listens on (a tcp port 0 or vsock port
  * -1 resolved to the one the kernel chose). */
-HVRPC_API const hvrpc_address *hvrpc_endpoint_address(
-    const hvrpc_endpoint *ep);
+HVRPC_API const hvrpc_address *hvrpc_endpoint_address(const hvrpc_endpoint *ep);
 
 /* Registers svc on ep. user_data is passed to every handler of svc;
  * user_data_free (may be NULL) is called on it by hvrpc_server_free().
  * ALREADY_EXISTS when ep has a service of that name; INVALID_ARGUMENT for
  * a table with a missing name or handler. Only before hvrpc_server_start().
  * On failure user_data_free is not called: user_data stays the caller's. */
-HVRPC_API hvrpc_code hvrpc_server_register(hvrpc_server *srv,
-                                           hvrpc_endpoint *ep,
-                                           const hvrpc_service *svc,
-                                           void *user_data,
-                                           void (*user_data_free)(void *),
-                                           hvrpc_status *st);
+HVRPC_API hvrpc_code hvrpc_server_register(
+    hvrpc_server *srv, hvrpc_endpoint *ep, const hvrpc_service *svc,
+    void *user_data, void (*user_data_free)(void *), hvrpc_status *st);
 
 /* Starts the event loop and the workers. */
 HVRPC_API hvrpc_code hvrpc_server_start(hvrpc_server *srv, hvrpc_status *st);
@@ -107,8 +101,7 @@ HVRPC_API hvrpc_code hvrpc_server_start(hvrpc_server *srv, hvrpc_status *st);
 /* Runs fn(arg) on a worker after delay_ms, or sooner when the server
  * stops (hvrpc_server_stopping() then says so). Lets a handler wait
  * without holding a worker. Only between start and stop. */
-HVRPC_API hvrpc_code hvrpc_server_schedule(hvrpc_server *srv,
-                                           uint32_t delay_ms,
+HVRPC_API hvrpc_code hvrpc_server_schedule(hvrpc_server *srv, uint32_t delay_ms,
                                            void (*fn)(void *arg), void *arg,
                                            hvrpc_status *st);
 

@@ -2,9 +2,9 @@
 #ifndef HVRPC_VERSION_H
 #define HVRPC_VERSION_H
 
-#define HVRPC_VERSION_MAJOR 0
-#define HVRPC_VERSION_MINOR 1
-#define HVRPC_VERSION_PATCH 0
+#define HVRPC_VERSION_MAJOR  0
+#define HVRPC_VERSION_MINOR  1
+#define HVRPC_VERSION_PATCH  0
 #define HVRPC_VERSION_STRING "0.1.0"
 
 /* Symbols of the public API are exported; everything else is hidden. */
