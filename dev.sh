@@ -17,7 +17,7 @@ PACKAGES=(
   gcc libc6-dev make cmake pkg-config
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
   golang-go golang-github-containerd-ttrpc-dev
-  procps clang-format git
+  procps clang-format git valgrind
 )
 
 deps() {
