@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "envelope.h"
 #include "log.h"
+#include "options.h"
 #include "ttrpc/request.pb-c.h"
 
 #define INITIAL_BUCKETS 64
@@ -270,23 +271,19 @@ hvrpc_code hvrpc_client_connect(const char *uri,
 {
     hvrpc_client_options o;
     hvrpc_client_options_init(&o);
+    hvrpc_code code;
     if (opts) {
-        if (opts->size < sizeof o)
-            return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
-                                    "client options: size %zu is not "
-                                    "sizeof(hvrpc_client_options); call "
-                                    "hvrpc_client_options_init()",
-                                    opts->size);
+        code = hvrpc__check_options_size("client options", opts->size, sizeof o,
+                                         st);
+        if (code != HVRPC_OK)
+            return code;
         o = *opts;
     }
-    if (o.max_frame < HVRPC_MIN_MAX_FRAME || o.max_frame > HVRPC_MAX_MAX_FRAME)
-        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
-                                "client options: max_frame %u is outside "
-                                "%u..%u",
-                                o.max_frame, HVRPC_MIN_MAX_FRAME,
-                                HVRPC_MAX_MAX_FRAME);
+    code = hvrpc__check_max_frame("client options", o.max_frame, st);
+    if (code != HVRPC_OK)
+        return code;
     hvrpc_address a;
-    hvrpc_code code = hvrpc_address_parse(uri, &a, st);
+    code = hvrpc_address_parse(uri, &a, st);
     if (code != HVRPC_OK)
         return code;
     const hvrpc__transport *tp = hvrpc__transport_for(a.kind);
@@ -364,11 +361,10 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
     hvrpc_call_options none = HVRPC_CALL_OPTIONS_INIT;
     if (!opts)
         opts = &none;
-    if (opts->size < sizeof *opts)
-        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
-                                "call options: size %zu is not "
-                                "sizeof(hvrpc_call_options)",
-                                opts->size);
+    hvrpc_code code =
+        hvrpc__check_options_size("call options", opts->size, sizeof *opts, st);
+    if (code != HVRPC_OK)
+        return code;
     if (!service || !method)
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "service and method are required");
@@ -380,9 +376,9 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
                                     i);
     int64_t timeout_ns = (int64_t)opts->timeout_ms * HVRPC__NS_PER_MS;
     hvrpc__frame_buf f;
-    hvrpc_code code = hvrpc__encode_request(0, service, method, pl, timeout_ns,
-                                            opts->metadata, opts->n_metadata,
-                                            c->opts.max_frame, &f, st);
+    code = hvrpc__encode_request(0, service, method, pl, timeout_ns,
+                                 opts->metadata, opts->n_metadata,
+                                 c->opts.max_frame, &f, st);
     if (code != HVRPC_OK)
         return code;
 

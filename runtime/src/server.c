@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "envelope.h"
+#include "options.h"
 #include "server_internal.h"
 
 #define LISTEN_BACKLOG    128
@@ -59,21 +60,17 @@ hvrpc_code hvrpc_server_create(const hvrpc_server_options *opts,
 {
     hvrpc_server_options o;
     hvrpc_server_options_init(&o);
+    hvrpc_code c;
     if (opts) {
-        if (opts->size < sizeof o)
-            return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
-                                    "server options: size %zu is not "
-                                    "sizeof(hvrpc_server_options); call "
-                                    "hvrpc_server_options_init()",
-                                    opts->size);
+        c = hvrpc__check_options_size("server options", opts->size, sizeof o,
+                                      st);
+        if (c != HVRPC_OK)
+            return c;
         o = *opts;
     }
-    if (o.max_frame < HVRPC_MIN_MAX_FRAME || o.max_frame > HVRPC_MAX_MAX_FRAME)
-        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
-                                "server options: max_frame %u is outside "
-                                "%u..%u",
-                                o.max_frame, HVRPC_MIN_MAX_FRAME,
-                                HVRPC_MAX_MAX_FRAME);
+    c = hvrpc__check_max_frame("server options", o.max_frame, st);
+    if (c != HVRPC_OK)
+        return c;
     if (o.workers < 1 || o.workers > MAX_WORKERS)
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "server options: workers %u is outside 1..%d",
@@ -85,7 +82,7 @@ hvrpc_code hvrpc_server_create(const hvrpc_server_options *opts,
     srv->opts = o;
     srv->log.fn = o.log;
     srv->log.arg = o.log_arg;
-    hvrpc_code c = hvrpc__loop_init(&srv->loop, st);
+    c = hvrpc__loop_init(&srv->loop, st);
     if (c != HVRPC_OK) {
         free(srv);
         return c;

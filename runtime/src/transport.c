@@ -63,15 +63,26 @@ static hvrpc_code errno_code(int err)
     }
 }
 
+/* A non-blocking, close-on-exec stream socket, or a status saying why not. */
+static hvrpc_code new_socket(int domain, int *s, const char *what,
+                             hvrpc_status *st)
+{
+    *s = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (*s >= 0)
+        return HVRPC_OK;
+    return hvrpc_status_set(st, errno_code(errno),
+                            "%s: cannot create socket: %s", what,
+                            strerror(errno));
+}
+
 hvrpc_code hvrpc__sock_listen(int domain, const struct sockaddr *sa,
                               socklen_t len, int backlog, int *fd,
                               const char *what, hvrpc_status *st)
 {
-    int s = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return hvrpc_status_set(st, errno_code(errno),
-                                "%s: cannot create socket: %s", what,
-                                strerror(errno));
+    int s;
+    hvrpc_code c = new_socket(domain, &s, what, st);
+    if (c != HVRPC_OK)
+        return c;
     int one = 1;
     if (domain == AF_INET || domain == AF_INET6)
         setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -95,11 +106,10 @@ hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
                                socklen_t len, int64_t deadline_ns, int *fd,
                                const char *what, hvrpc_status *st)
 {
-    int s = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return hvrpc_status_set(st, errno_code(errno),
-                                "%s: cannot create socket: %s", what,
-                                strerror(errno));
+    int s;
+    hvrpc_code c = new_socket(domain, &s, what, st);
+    if (c != HVRPC_OK)
+        return c;
     int err = 0;
     if (connect(s, sa, len) != 0) {
         err = errno;
