@@ -10,12 +10,26 @@
 #include "envelope.h"
 #include "server_internal.h"
 
+typedef struct hvrpc__release {
+    void (*fn)(void *);
+    void *arg;
+    struct hvrpc__release *next;
+} hvrpc__release;
+
 static void call_unref(hvrpc_call *call)
 {
     if (atomic_fetch_sub(&call->refs, 1) != 1)
         return;
+    while (call->releases) {
+        hvrpc__release *r = call->releases;
+        call->releases = r->next;
+        r->fn(r->arg);
+        free(r);
+    }
     hvrpc__sconn *sc = call->sc;
     hvrpc_server *srv = sc->srv;
+    atomic_store(&sc->last_active, hvrpc__now_ns());
+    atomic_fetch_sub(&sc->n_calls, 1);
     ttrpc__request__free_unpacked(call->req, NULL);
     free(call);
     hvrpc__sconn_unref(sc);
@@ -143,6 +157,7 @@ hvrpc_call *hvrpc__call_new(hvrpc__sconn *sc, uint32_t stream_id,
     call->deadline_timer.fn = on_deadline;
     atomic_init(&call->refs, 1);
     atomic_fetch_add(&sc->refs, 1);
+    atomic_fetch_add(&sc->n_calls, 1);
     hvrpc__server_live_inc(sc->srv);
 
     pthread_mutex_lock(&sc->conn.mu);
@@ -232,6 +247,20 @@ const char *hvrpc_call_metadata_get(const hvrpc_call *call, const char *key)
         if (strcmp(call->req->metadata[i]->key, key) == 0)
             return call->req->metadata[i]->value;
     return NULL;
+}
+
+hvrpc_code hvrpc_call_on_release(hvrpc_call *call, void (*fn)(void *),
+                                 void *arg, hvrpc_status *st)
+{
+    hvrpc__release *r = malloc(sizeof *r);
+    if (!r)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for a release function");
+    r->fn = fn;
+    r->arg = arg;
+    r->next = call->releases;
+    call->releases = r;
+    return HVRPC_OK;
 }
 
 hvrpc_code hvrpc_call_reply(hvrpc_call *call, const void *payload, size_t len)

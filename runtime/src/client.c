@@ -18,6 +18,8 @@
 #include "options.h"
 #include "ttrpc/request.pb-c.h"
 
+#include "hvrpc/service.h"
+
 #define INITIAL_BUCKETS 64
 /* Client stream ids are odd; the last usable one is UINT32_MAX. */
 #define LAST_STREAM_ID UINT32_MAX
@@ -30,7 +32,10 @@ typedef struct pending {
     hvrpc__timer timer;
     hvrpc_done_fn done;
     void *arg;
-    waiter *w;            /* set for blocking calls instead of done */
+    waiter *w; /* set for blocking calls instead of done */
+    /* Set for hvrpc_client_invoke_async() instead of done. */
+    hvrpc_message_done_fn mdone;
+    const ProtobufCMessageDescriptor *rtype;
     struct pending *next; /* hash chain */
 } pending;
 
@@ -123,6 +128,29 @@ static pending *table_remove(hvrpc_client *c, uint32_t id)
 
 /* --- completion (loop thread, no lock held) ------------------------------ */
 
+/* Decodes the response of a typed call. A payload that is not a
+ * response_type means the server broke the contract: INTERNAL. */
+static hvrpc_code decode_response(const ProtobufCMessageDescriptor *type,
+                                  const uint8_t *data, size_t len,
+                                  ProtobufCMessage **out, hvrpc_status *st)
+{
+    hvrpc_status why;
+    if (hvrpc_message_unpack(type, data, len, out, &why) == HVRPC_OK)
+        return HVRPC_OK;
+    return hvrpc_status_set(st, HVRPC_INTERNAL, "malformed response: %s",
+                            why.message);
+}
+
+static void complete_message(pending *p, const hvrpc_status *st,
+                             const uint8_t *payload, size_t len)
+{
+    hvrpc_status dst = *st;
+    ProtobufCMessage *msg = NULL;
+    if (st->code == HVRPC_OK)
+        decode_response(p->rtype, payload, len, &msg, &dst);
+    p->mdone(&dst, msg, p->arg);
+}
+
 /* Ends a call. For a blocking call the payload moves to its waiter. */
 static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
                      size_t len)
@@ -144,6 +172,8 @@ static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
         w->done = true;
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
+    } else if (p->mdone) {
+        complete_message(p, st, payload, len);
     } else {
         p->done(st, st->code == HVRPC_OK ? payload : NULL,
                 st->code == HVRPC_OK ? len : 0, p->arg);
@@ -507,4 +537,51 @@ hvrpc_code hvrpc_client_call_message(hvrpc_client *c, const char *service,
 {
     hvrpc__payload pl = {.msg = request};
     return call_blocking(c, service, method, &pl, opts, resp, st);
+}
+
+hvrpc_code hvrpc_client_invoke(hvrpc_client *c, const char *service,
+                               const char *method,
+                               const ProtobufCMessage *request,
+                               const ProtobufCMessageDescriptor *response_type,
+                               const hvrpc_call_options *opts,
+                               ProtobufCMessage **resp, hvrpc_status *st)
+{
+    *resp = NULL;
+    if (!request || !response_type)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "request and response type are required");
+    hvrpc__payload pl = {.msg = request};
+    hvrpc_buf buf;
+    hvrpc_code code = call_blocking(c, service, method, &pl, opts, &buf, st);
+    if (code != HVRPC_OK)
+        return code;
+    code = decode_response(response_type, buf.data, buf.len, resp, st);
+    hvrpc_buf_free(&buf);
+    return code;
+}
+
+hvrpc_code
+hvrpc_client_invoke_async(hvrpc_client *c, const char *service,
+                          const char *method, const ProtobufCMessage *request,
+                          const ProtobufCMessageDescriptor *response_type,
+                          const hvrpc_call_options *opts,
+                          hvrpc_message_done_fn done, void *arg,
+                          hvrpc_status *st)
+{
+    if (!request || !response_type || !done)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "request, response type and completion "
+                                "callback are required");
+    pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for a call");
+    p->mdone = done;
+    p->rtype = response_type;
+    p->arg = arg;
+    hvrpc__payload pl = {.msg = request};
+    hvrpc_code code = start_call(c, service, method, &pl, opts, p, st);
+    if (code != HVRPC_OK)
+        free(p);
+    return code;
 }

@@ -26,6 +26,7 @@ void hvrpc__conn_init(hvrpc__conn *c, hvrpc__loop *loop,
     c->loop = loop;
     c->tp = tp;
     c->ops = ops;
+    c->last_rx_ns = hvrpc__now_ns();
     pthread_mutex_init(&c->mu, NULL);
     hvrpc__frame_reader_init(&c->reader, max_frame);
 }
@@ -52,6 +53,7 @@ static void drop_queue(hvrpc__conn *c)
     }
     c->out_head = c->out_tail = NULL;
     c->out_off = 0;
+    c->out_bytes = 0;
 }
 
 /* Writes as much as the socket takes. 0 when all is written or the socket
@@ -73,12 +75,15 @@ static int write_some(hvrpc__conn *c, const uint8_t *p, size_t n, size_t *done)
     return 0;
 }
 
-static void set_want_out(hvrpc__conn *c, bool want)
+/* Re-arms the fd for what the connection now waits for; c->mu held. */
+static void update_events(hvrpc__conn *c, bool want_out, bool paused)
 {
-    if (c->want_out == want)
+    if (c->want_out == want_out && c->paused == paused)
         return;
-    c->want_out = want;
-    hvrpc__loop_mod(c->loop, &c->io, EPOLLIN | (want ? EPOLLOUT : 0));
+    c->want_out = want_out;
+    c->paused = paused;
+    hvrpc__loop_mod(c->loop, &c->io,
+                    (paused ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0));
 }
 
 hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
@@ -111,9 +116,12 @@ hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
     else {
         c->out_head = o;
         c->out_off = done;
+        c->last_tx_ns = hvrpc__now_ns();
     }
     c->out_tail = o;
-    set_want_out(c, true);
+    c->out_bytes += f->len - done;
+    update_events(c, true,
+                  c->paused || (c->pause_at && c->out_bytes > c->pause_at));
     return HVRPC_OK;
 }
 
@@ -128,10 +136,19 @@ static int flush_locked(hvrpc__conn *c)
 {
     while (c->out_head) {
         hvrpc__outbuf *o = c->out_head;
-        if (write_some(c, o->f.data, o->f.len, &c->out_off) < 0)
+        size_t before = c->out_off;
+        int r = write_some(c, o->f.data, o->f.len, &c->out_off);
+        if (c->out_off > before) {
+            c->out_bytes -= c->out_off - before;
+            c->last_tx_ns = hvrpc__now_ns();
+        }
+        if (r < 0)
             return -1;
-        if (c->out_off < o->f.len)
+        if (c->out_off < o->f.len) {
+            if (c->paused && c->out_bytes <= c->pause_at / 4)
+                update_events(c, true, false);
             return 0;
+        }
         c->out_head = o->next;
         if (!c->out_head)
             c->out_tail = NULL;
@@ -139,8 +156,16 @@ static int flush_locked(hvrpc__conn *c)
         free(o->f.data);
         free(o);
     }
-    set_want_out(c, false);
+    update_events(c, false, false);
     return 0;
+}
+
+int64_t hvrpc__conn_stalled_ns(hvrpc__conn *c, int64_t now)
+{
+    pthread_mutex_lock(&c->mu);
+    int64_t stalled = c->out_head ? now - c->last_tx_ns : 0;
+    pthread_mutex_unlock(&c->mu);
+    return stalled;
 }
 
 void hvrpc__conn_drain(hvrpc__conn *c, int64_t deadline_ns)
@@ -197,6 +222,7 @@ static void on_readable(hvrpc__conn *c)
     for (int i = 0; i < READS_PER_EVENT; i++) {
         ssize_t n = c->tp->read(c->io.fd, buf, HVRPC__LOOP_READ_BUF);
         if (n > 0) {
+            c->last_rx_ns = hvrpc__now_ns();
             hvrpc__feed_result r = hvrpc__frame_reader_feed(
                 &c->reader, buf, (size_t)n, frame_cb, c);
             if (r == HVRPC__FEED_STOPPED)

@@ -52,9 +52,18 @@ struct hvrpc__conn {
      * (calls, pending streams) with it too. */
     pthread_mutex_t mu;
     hvrpc__outbuf *out_head, *out_tail;
-    size_t out_off; /* bytes of out_head already written */
-    bool want_out;  /* EPOLLOUT armed */
-    bool closed;    /* no more writes: the fd may be gone */
+    size_t out_off;   /* bytes of out_head already written */
+    size_t out_bytes; /* queued and not yet written */
+    /* Backpressure: with out_bytes above pause_at, the connection is not
+     * read until they drain below a quarter of it. A server sets it, so a
+     * peer that sends without reading its answers stops being read; a
+     * client does not (both sides pausing could deadlock). 0: never. */
+    size_t pause_at;
+    bool paused;
+    bool want_out;      /* EPOLLOUT armed */
+    int64_t last_rx_ns; /* when a byte last arrived (loop thread) */
+    int64_t last_tx_ns; /* queued output last moved or began to wait */
+    bool closed;        /* no more writes: the fd may be gone */
     bool close_when_flushed;
     hvrpc__frame_reader reader;
 };
@@ -75,6 +84,10 @@ void hvrpc__conn_close(hvrpc__conn *c, hvrpc_code code, const char *msg);
 
 /* Closes once everything queued is written (loop thread). */
 void hvrpc__conn_close_when_flushed(hvrpc__conn *c);
+
+/* How long queued output has waited without a byte written; 0 when
+ * nothing is queued. */
+int64_t hvrpc__conn_stalled_ns(hvrpc__conn *c, int64_t now);
 
 /* With the loop stopped (the caller owns the socket): writes what is
  * queued, waiting for the socket until deadline_ns at the latest. */

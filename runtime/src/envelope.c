@@ -1,4 +1,6 @@
 /* envelope.c - hand-encoded ttrpc Request and Response frames. */
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,4 +189,79 @@ void hvrpc__frame_set_stream(hvrpc__frame_buf *f, uint32_t stream_id)
     hvrpc__frame_header_decode(f->data, &h);
     h.stream_id = stream_id;
     hvrpc__frame_header_encode(&h, f->data);
+}
+
+/* Reads a varint at *p (before end). False when truncated or too long. */
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80))
+            return true;
+    }
+    return false;
+}
+
+hvrpc_code hvrpc__request_check(const uint8_t *data, size_t len,
+                                const hvrpc__request_limits *lim,
+                                hvrpc_status *st)
+{
+    const uint8_t *p = data, *end = data + len;
+    uint64_t md_entries = 0, md_bytes = 0;
+    while (p < end) {
+        uint64_t tag, n;
+        if (!get_varint(&p, end, &tag))
+            goto malformed;
+        switch (tag & 7) {
+        case WT_VARINT:
+            if (!get_varint(&p, end, &n))
+                goto malformed;
+            continue;
+        case 1: /* fixed64 */
+            n = 8;
+            break;
+        case 5: /* fixed32 */
+            n = 4;
+            break;
+        case WT_LEN:
+            if (!get_varint(&p, end, &n))
+                goto malformed;
+            break;
+        default: /* groups have no place in a Request */
+            goto malformed;
+        }
+        if (n > (uint64_t)(end - p))
+            goto malformed;
+        p += n;
+        if ((tag & 7) != WT_LEN)
+            continue;
+        uint64_t field = tag >> 3;
+        if ((field == REQ_SERVICE || field == REQ_METHOD) && lim->max_name &&
+            n > lim->max_name)
+            return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                    "%s name of %" PRIu64 " bytes exceeds "
+                                    "the limit of %u",
+                                    field == REQ_SERVICE ? "service" : "method",
+                                    n, lim->max_name);
+        if (field == REQ_METADATA) {
+            md_entries++;
+            md_bytes += n;
+        }
+    }
+    if (lim->max_md_entries && md_entries > lim->max_md_entries)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "%" PRIu64 " metadata entries exceed the "
+                                "limit of %u",
+                                md_entries, lim->max_md_entries);
+    if (lim->max_md_bytes && md_bytes > lim->max_md_bytes)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "%" PRIu64 " bytes of metadata exceed the "
+                                "limit of %u",
+                                md_bytes, lim->max_md_bytes);
+    return HVRPC_OK;
+malformed:
+    return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                            "malformed request: not a ttrpc Request message");
 }

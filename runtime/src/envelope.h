@@ -47,6 +47,20 @@ hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
                                   const hvrpc__payload *payload,
                                   uint32_t max_frame, hvrpc__frame_buf *out);
 
+/* What a server accepts in a Request before decoding it (0: no limit). */
+typedef struct hvrpc__request_limits {
+    uint32_t max_name;       /* service and method, each */
+    uint32_t max_md_entries; /* metadata entries */
+    uint32_t max_md_bytes;   /* metadata bytes on the wire */
+} hvrpc__request_limits;
+
+/* Walks a Request's top-level fields on the wire, without allocating, and
+ * checks them against lim: INVALID_ARGUMENT for a malformed message or an
+ * over-long name, RESOURCE_EXHAUSTED for too much metadata. */
+hvrpc_code hvrpc__request_check(const uint8_t *data, size_t len,
+                                const hvrpc__request_limits *lim,
+                                hvrpc_status *st);
+
 /* Rewrites the stream id of an encoded frame. */
 void hvrpc__frame_set_stream(hvrpc__frame_buf *f, uint32_t stream_id);
 

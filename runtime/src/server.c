@@ -38,6 +38,20 @@ void hvrpc_server_options_init(hvrpc_server_options *o)
     o->size = sizeof *o;
     o->max_frame = HVRPC_DEFAULT_MAX_FRAME;
     o->workers = 4;
+    o->max_connections = 4096;
+    o->max_connections_per_peer = 64;
+    o->max_calls_per_connection = 128;
+    o->max_metadata_entries = 64;
+    o->max_metadata_bytes = 16 * 1024;
+    o->max_name_length = 256;
+    o->read_timeout_ms = 10000;
+    o->idle_timeout_ms = 0;
+    o->write_timeout_ms = 10000;
+}
+
+bool hvrpc__server_started(const hvrpc_server *srv)
+{
+    return atomic_load(&srv->state) != SERVER_CREATED;
 }
 
 void hvrpc__server_live_inc(hvrpc_server *srv)
@@ -82,8 +96,15 @@ hvrpc_code hvrpc_server_create(const hvrpc_server_options *opts,
     srv->opts = o;
     srv->log.fn = o.log;
     srv->log.arg = o.log_arg;
+    srv->peers = hvrpc__peer_table_new();
+    if (!srv->peers) {
+        free(srv);
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for the server");
+    }
     c = hvrpc__loop_init(&srv->loop, st);
     if (c != HVRPC_OK) {
+        hvrpc__peer_table_free(srv->peers);
         free(srv);
         return c;
     }
@@ -159,12 +180,39 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, const uint8_t *data,
         return;
     }
     sc->last_stream = id;
+    const hvrpc_server_options *o = &sc->srv->opts;
+    uint32_t in_flight = atomic_load(&sc->n_calls);
+    if (o->max_calls_per_connection &&
+        in_flight >= o->max_calls_per_connection) {
+        hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
+                                 "%u calls in flight on this connection: "
+                                 "the limit",
+                                 in_flight);
+        return;
+    }
+    hvrpc__request_limits lim = {o->max_name_length, o->max_metadata_entries,
+                                 o->max_metadata_bytes};
+    hvrpc_status why;
+    if (hvrpc__request_check(data, len, &lim, &why) != HVRPC_OK) {
+        hvrpc__sconn_send_status(sc, id, why.code, "%s", why.message);
+        return;
+    }
     Ttrpc__Request *req = ttrpc__request__unpack(NULL, len, data);
     if (!req) {
         hvrpc__sconn_send_status(sc, id, HVRPC_INVALID_ARGUMENT,
                                  "malformed request: not a ttrpc Request "
                                  "message");
         return;
+    }
+    if (sc->ep->authorize) {
+        hvrpc_status_set(&why, HVRPC_PERMISSION_DENIED, NULL);
+        hvrpc_code c = sc->ep->authorize(&sc->peer, req->service, req->method,
+                                         sc->ep->authorize_arg, &why);
+        if (c != HVRPC_OK) {
+            hvrpc__sconn_send_status(sc, id, c, "%s", why.message);
+            ttrpc__request__free_unpacked(req, NULL);
+            return;
+        }
     }
     const hvrpc__registration *reg;
     const hvrpc_method *m = lookup(sc->ep, req, &reg);
@@ -231,7 +279,9 @@ static void sconn_on_close(hvrpc__conn *c, const hvrpc_status *why)
         srv->conns = sc->next;
     if (sc->next)
         sc->next->prev = sc->prev;
+    srv->n_conns--;
     pthread_mutex_unlock(&srv->mu);
+    hvrpc__peer_table_remove(srv->peers, sc->peer_count);
     hvrpc__sconn_unref(sc);
 }
 
@@ -240,14 +290,38 @@ static const hvrpc__conn_ops sconn_ops = {
     .on_close = sconn_on_close,
 };
 
+/* Refuses a connection at accept: closed before it can send a byte. */
+static void refuse(hvrpc_server *srv, int fd, const hvrpc_peer *peer,
+                   const char *why)
+{
+    char who[128];
+    hvrpc_peer_format(peer, who, sizeof who);
+    close(fd);
+    hvrpc__log(&srv->log, HVRPC_LOG_WARN, "connection from %s refused: %s", who,
+               why);
+}
+
 static void accept_one(hvrpc_endpoint *ep, int fd, const hvrpc_peer *peer)
 {
     hvrpc_server *srv = ep->srv;
+    const hvrpc_server_options *o = &srv->opts;
+    if (!hvrpc__endpoint_admits(ep, peer)) {
+        refuse(srv, fd, peer, "not on the endpoint's allow list");
+        return;
+    }
+    if (o->max_connections && srv->n_conns >= o->max_connections) {
+        refuse(srv, fd, peer, "the server's connection limit is reached");
+        return;
+    }
     hvrpc__sconn *sc = calloc(1, sizeof *sc);
-    if (!sc) {
-        close(fd);
-        hvrpc__log(&srv->log, HVRPC_LOG_WARN,
-                   "out of memory: connection refused");
+    struct hvrpc__peer_count *pc =
+        sc ? hvrpc__peer_table_add(srv->peers, peer,
+                                   o->max_connections_per_peer)
+           : NULL;
+    if (!pc) {
+        free(sc);
+        refuse(srv, fd, peer,
+               sc ? "the peer's connection limit is reached" : "out of memory");
         return;
     }
     hvrpc__conn_init(&sc->conn, &srv->loop, ep->tp, fd, &sconn_ops,
@@ -255,16 +329,24 @@ static void accept_one(hvrpc_endpoint *ep, int fd, const hvrpc_peer *peer)
     sc->srv = srv;
     sc->ep = ep;
     sc->peer = *peer;
+    sc->peer_count = pc;
+    /* Room for a couple of full answers before a peer that does not read
+     * them stops being read. */
+    sc->conn.pause_at = 2 * (size_t)o->max_frame + 65536;
     atomic_init(&sc->refs, 1);
+    atomic_init(&sc->n_calls, 0);
+    atomic_init(&sc->last_active, hvrpc__now_ns());
     if (hvrpc__conn_start(&sc->conn) != 0) {
         hvrpc__log(&srv->log, HVRPC_LOG_WARN, "cannot watch connection: %s",
                    strerror(errno));
+        hvrpc__peer_table_remove(srv->peers, pc);
         hvrpc__conn_destroy(&sc->conn);
         close(fd);
         free(sc);
         return;
     }
     pthread_mutex_lock(&srv->mu);
+    srv->n_conns++;
     srv->live++;
     sc->next = srv->conns;
     if (srv->conns)
@@ -305,6 +387,66 @@ static void on_listener(hvrpc__io *io, uint32_t events)
         }
         accept_one(ep, fd, &peer);
     }
+}
+
+/* --- timeouts --------------------------------------------------------- */
+
+/* How often the sweep looks: often enough that a timeout fires at most a
+ * quarter late, at most once a second. */
+static int64_t sweep_period_ns(const hvrpc_server_options *o)
+{
+    uint32_t ms = 1000;
+    const uint32_t timeouts[] = {o->read_timeout_ms, o->idle_timeout_ms,
+                                 o->write_timeout_ms};
+    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++)
+        if (timeouts[i] && timeouts[i] / 4 < ms)
+            ms = timeouts[i] / 4;
+    return (int64_t)(ms ? ms : 1) * HVRPC__NS_PER_MS;
+}
+
+/* Why sc should be closed now, or NULL. Loop thread. */
+static const char *timed_out(hvrpc__sconn *sc, int64_t now)
+{
+    const hvrpc_server_options *o = &sc->srv->opts;
+    hvrpc__conn *c = &sc->conn;
+    if (o->read_timeout_ms && hvrpc__frame_reader_partial(&c->reader) &&
+        now - c->last_rx_ns > (int64_t)o->read_timeout_ms * HVRPC__NS_PER_MS)
+        return "read timeout: part of a frame and no byte since";
+    if (o->write_timeout_ms &&
+        hvrpc__conn_stalled_ns(c, now) >
+            (int64_t)o->write_timeout_ms * HVRPC__NS_PER_MS)
+        return "write timeout: the peer does not read its answers";
+    if (o->idle_timeout_ms && atomic_load(&sc->n_calls) == 0 &&
+        !hvrpc__frame_reader_partial(&c->reader)) {
+        int64_t last = atomic_load(&sc->last_active);
+        if (c->last_rx_ns > last)
+            last = c->last_rx_ns;
+        if (now - last > (int64_t)o->idle_timeout_ms * HVRPC__NS_PER_MS)
+            return "idle timeout";
+    }
+    return NULL;
+}
+
+static void on_sweep(hvrpc__timer *t)
+{
+    hvrpc_server *srv =
+        (hvrpc_server *)((char *)t - offsetof(hvrpc_server, sweep));
+    int64_t now = hvrpc__now_ns();
+    /* Closing unlinks a connection: find the next one before. */
+    hvrpc__sconn *sc = srv->conns;
+    while (sc) {
+        hvrpc__sconn *next = sc->next;
+        const char *why = timed_out(sc, now);
+        if (why) {
+            char who[128];
+            hvrpc_peer_format(&sc->peer, who, sizeof who);
+            hvrpc__log(&srv->log, HVRPC_LOG_INFO, "closing %s: %s", who, why);
+            hvrpc__conn_close(&sc->conn, HVRPC_UNAVAILABLE, why);
+        }
+        sc = next;
+    }
+    hvrpc__loop_timer_start(&srv->loop, &srv->sweep,
+                            now + sweep_period_ns(&srv->opts));
 }
 
 /* --- endpoints and services ---------------------------------------------- */
@@ -426,6 +568,15 @@ hvrpc_code hvrpc_server_start(hvrpc_server *srv, hvrpc_status *st)
             return hvrpc_status_set(st, HVRPC_INTERNAL,
                                     "cannot watch a listener: %s",
                                     strerror(errno));
+    if (srv->opts.read_timeout_ms || srv->opts.idle_timeout_ms ||
+        srv->opts.write_timeout_ms) {
+        srv->sweep.fn = on_sweep;
+        if (!hvrpc__loop_timer_start(
+                &srv->loop, &srv->sweep,
+                hvrpc__deadline_after_ns(sweep_period_ns(&srv->opts))))
+            return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                    "out of memory for the timeout sweep");
+    }
     c = hvrpc__workers_start(&srv->workers, srv->opts.workers, st);
     if (c != HVRPC_OK)
         return c;
@@ -581,9 +732,11 @@ void hvrpc_server_free(hvrpc_server *srv)
             if (ep->regs[j].user_data_free)
                 ep->regs[j].user_data_free(ep->regs[j].user_data);
         free(ep->regs);
+        free(ep->allow);
         free(ep);
     }
     free(srv->eps);
+    hvrpc__peer_table_free(srv->peers);
     hvrpc__loop_destroy(&srv->loop);
     pthread_cond_destroy(&srv->cv);
     pthread_mutex_destroy(&srv->mu);

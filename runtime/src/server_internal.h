@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "hvrpc/access.h"
 #include "hvrpc/server.h"
 
 #include "conn.h"
@@ -28,6 +29,13 @@ typedef struct hvrpc__registration {
     void (*user_data_free)(void *);
 } hvrpc__registration;
 
+/* One allow-list entry (hvrpc/access.h). */
+typedef struct hvrpc__allow {
+    hvrpc_addr_kind kind; /* VSOCK: cid; UNIX: uid; HVSOCK: vm_id */
+    uint32_t id;
+    hvrpc_guid vm_id;
+} hvrpc__allow;
+
 struct hvrpc_endpoint {
     hvrpc_server *srv;
     hvrpc_address bound;
@@ -36,6 +44,10 @@ struct hvrpc_endpoint {
     hvrpc__timer resume; /* re-enables accepting after EMFILE */
     hvrpc__registration *regs;
     size_t n_regs;
+    hvrpc__allow *allow; /* empty: everyone may connect */
+    size_t n_allow;
+    hvrpc_authorize_fn authorize;
+    void *authorize_arg;
 };
 
 typedef struct hvrpc__sconn {
@@ -43,8 +55,11 @@ typedef struct hvrpc__sconn {
     hvrpc_server *srv;
     hvrpc_endpoint *ep;
     hvrpc_peer peer;
-    uint32_t last_stream; /* loop thread only */
+    struct hvrpc__peer_count *peer_count; /* its peer's connection count */
+    uint32_t last_stream;                 /* loop thread only */
     atomic_int refs;
+    atomic_uint n_calls;              /* calls not yet freed */
+    _Atomic int64_t last_active;      /* last byte in or call freed, ns */
     hvrpc_call *calls;                /* unanswered calls, under conn.mu */
     struct hvrpc__sconn *prev, *next; /* srv->conns, under srv->mu */
 } hvrpc__sconn;
@@ -62,6 +77,9 @@ struct hvrpc_call {
     bool answered; /* under sc->conn.mu */
     bool linked;   /* in sc->calls, under sc->conn.mu */
     hvrpc_call *prev, *next;
+    /* hvrpc_call_on_release() functions, newest first; touched only by
+     * the handler before its answer and by the last unref. */
+    struct hvrpc__release *releases;
 };
 
 typedef enum {
@@ -83,6 +101,10 @@ struct hvrpc_server {
     hvrpc__sconn *conns;
     size_t live; /* sconns and calls not yet freed */
     struct hvrpc__scheduled *scheduled;
+    /* Loop thread only: open connections, in all and per peer. */
+    size_t n_conns;
+    struct hvrpc__peer_table *peers;
+    hvrpc__timer sweep; /* read and idle timeouts */
     _Atomic hvrpc__server_state state;
 };
 
@@ -97,7 +119,22 @@ void hvrpc__call_start(hvrpc_call *call);
 void hvrpc__call_answer_locked(hvrpc_call *call, hvrpc_code code,
                                const char *msg);
 
+/* peers.c: connections per peer (loop thread only). */
+typedef struct hvrpc__peer_table hvrpc__peer_table;
+hvrpc__peer_table *hvrpc__peer_table_new(void);
+void hvrpc__peer_table_free(hvrpc__peer_table *t);
+/* Counts one more connection of peer, unless it has max already (max 0:
+ * no limit). NULL when refused or out of memory. */
+struct hvrpc__peer_count *hvrpc__peer_table_add(hvrpc__peer_table *t,
+                                                const hvrpc_peer *peer,
+                                                uint32_t max);
+void hvrpc__peer_table_remove(hvrpc__peer_table *t,
+                              struct hvrpc__peer_count *pc);
+/* access.c: true when ep's allow list admits peer. */
+bool hvrpc__endpoint_admits(const hvrpc_endpoint *ep, const hvrpc_peer *peer);
+
 /* server.c */
+bool hvrpc__server_started(const hvrpc_server *srv);
 void hvrpc__sconn_unref(hvrpc__sconn *sc);
 /* Sends a status-only Response on a connection (no call object). */
 void hvrpc__sconn_send_status(hvrpc__sconn *sc, uint32_t stream_id,

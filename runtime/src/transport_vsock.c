@@ -3,7 +3,6 @@
  * Linux guests on Hyper-V (hv_sock), and vsock_loopback (CID 1).
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,10 +20,11 @@ static void make_sockaddr(struct sockaddr_vm *svm, uint32_t cid, uint32_t port)
     svm->svm_port = port;
 }
 
+/* The address as a user wrote it: vsock://any:5000, not the raw CID. */
 static void name_addr(const hvrpc_address *a, char *buf, size_t n)
 {
-    snprintf(buf, n, "vsock://%" PRIu32 ":%" PRIu32, a->u.vsock.cid,
-             a->u.vsock.port);
+    if (hvrpc_address_format(a, buf, n) < 0)
+        snprintf(buf, n, "vsock://?");
 }
 
 /* A kernel without the vsock module says EAFNOSUPPORT: say what to do. */

@@ -98,6 +98,34 @@ HVRPC_API hvrpc_code hvrpc_client_call_async(
     const void *request, size_t request_len, const hvrpc_call_options *opts,
     hvrpc_done_fn done, void *arg, hvrpc_status *st);
 
+/* --- message in, decoded message out (what generated stubs call) ------- */
+
+/* Packs request, calls service/method, waits, and on OK decodes the
+ * response as response_type into *resp (hvrpc_message_unpack(): nesting
+ * bounded). The caller frees *resp with
+ * protobuf_c_message_free_unpacked(*resp, NULL). A response that does not
+ * decode fails the call with INTERNAL, saying so. *resp is NULL unless OK. */
+HVRPC_API hvrpc_code hvrpc_client_invoke(
+    hvrpc_client *c, const char *service, const char *method,
+    const ProtobufCMessage *request,
+    const ProtobufCMessageDescriptor *response_type,
+    const hvrpc_call_options *opts, ProtobufCMessage **resp, hvrpc_status *st);
+
+/* Completion of hvrpc_client_invoke_async(). resp is the decoded response,
+ * non-NULL exactly when st->code is OK; the callback owns it (free with
+ * protobuf_c_message_free_unpacked(resp, NULL)). */
+typedef void (*hvrpc_message_done_fn)(const hvrpc_status *st,
+                                      ProtobufCMessage *resp, void *arg);
+
+/* hvrpc_client_invoke(), asynchronously: done(arg) runs exactly once, on
+ * the client's I/O thread, unless this function returns an error. */
+HVRPC_API hvrpc_code hvrpc_client_invoke_async(
+    hvrpc_client *c, const char *service, const char *method,
+    const ProtobufCMessage *request,
+    const ProtobufCMessageDescriptor *response_type,
+    const hvrpc_call_options *opts, hvrpc_message_done_fn done, void *arg,
+    hvrpc_status *st);
+
 /* Fails pending calls with CANCELLED (their callbacks run), closes the
  * connection and frees the client. c may be NULL. Not from a callback. */
 HVRPC_API void hvrpc_client_free(hvrpc_client *c);

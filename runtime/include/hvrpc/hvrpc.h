@@ -3,7 +3,8 @@
  *
  * The umbrella header. Topics: status.h (codes, errors), limits.h, guid.h,
  * address.h (URIs), peer.h (identities), server.h (endpoints, services,
- * calls), client.h (calls), log.h.
+ * calls), client.h (calls), service.h (endpoints from .proto options,
+ * decoding for typed code), log.h.
  */
 #ifndef HVRPC_HVRPC_H
 #define HVRPC_HVRPC_H
@@ -17,5 +18,7 @@
 #include "hvrpc/peer.h"
 #include "hvrpc/server.h"
 #include "hvrpc/client.h"
+#include "hvrpc/service.h"
+#include "hvrpc/access.h"
 
 #endif /* HVRPC_HVRPC_H */

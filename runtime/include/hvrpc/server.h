@@ -42,12 +42,42 @@ typedef struct hvrpc_server hvrpc_server;
 typedef struct hvrpc_endpoint hvrpc_endpoint;
 typedef struct hvrpc_call hvrpc_call;
 
+/* Server options. Every limit is enforced before the resource it guards is
+ * spent, and has a safe default (docs/SECURITY.md lists them all). For the
+ * count limits, 0 means "no limit"; for the timeouts, 0 means "never". */
 typedef struct hvrpc_server_options {
     size_t size;        /* sizeof(hvrpc_server_options), set by _init */
     uint32_t max_frame; /* largest frame data received or sent; 4 MiB */
     unsigned workers;   /* handler threads, 1-256; default 4 */
     hvrpc_log_fn log;   /* where the server's log lines go; NULL: nowhere */
     void *log_arg;
+
+    /* Connections open at once, in all (4096) and per peer (64): a vsock
+     * CID, a Hyper-V VmId, a unix uid, a tcp address. One over is closed
+     * at accept. */
+    uint32_t max_connections;
+    uint32_t max_connections_per_peer;
+    /* Calls in flight on one connection (128): one more is answered
+     * RESOURCE_EXHAUSTED before its request is decoded. With max_frame,
+     * this bounds the answers one connection can have queued. */
+    uint32_t max_calls_per_connection;
+    /* Per request, checked on the raw bytes before decoding: metadata
+     * entries (64) and their bytes (16 KiB) -> RESOURCE_EXHAUSTED; the
+     * service and method name lengths (256 each) -> INVALID_ARGUMENT. */
+    uint32_t max_metadata_entries;
+    uint32_t max_metadata_bytes;
+    uint32_t max_name_length;
+    /* A connection holding part of a frame with no byte for this long is
+     * closed (10000 ms): a stalled or slowloris peer. */
+    uint32_t read_timeout_ms;
+    /* A connection with no call in flight and nothing received for this
+     * long is closed (0: never). */
+    uint32_t idle_timeout_ms;
+    /* A connection whose answers wait to be written and whose peer has not
+     * taken a byte of them for this long is closed (10000 ms). Meanwhile,
+     * with more than two frames' worth queued, the server stops reading
+     * from it: a peer that sends without reading cannot pile up answers. */
+    uint32_t write_timeout_ms;
 } hvrpc_server_options;
 
 /* Fills *o with the defaults. */
@@ -142,6 +172,18 @@ HVRPC_API void hvrpc_call_metadata_at(const hvrpc_call *call, size_t i,
 /* The first value for key, or NULL. */
 HVRPC_API const char *hvrpc_call_metadata_get(const hvrpc_call *call,
                                               const char *key);
+
+/* Runs fn(arg) when the call object is freed: after it has been answered
+ * and the runtime no longer needs it. Ties to the call what the handler's
+ * data needs until the answer (generated code frees the decoded request
+ * this way). Only before the call is answered. Functions run in reverse
+ * order of registration, on whichever thread drops the call last (the
+ * answering one or the server's event loop): they must not block or call
+ * into the server. RESOURCE_EXHAUSTED when out of memory; fn is then not
+ * registered. */
+HVRPC_API hvrpc_code hvrpc_call_on_release(hvrpc_call *call,
+                                           void (*fn)(void *arg), void *arg,
+                                           hvrpc_status *st);
 
 /* Answers OK with payload (copied). Releases the call. A reply larger than
  * the maximum frame is replaced by RESOURCE_EXHAUSTED. Returns OK, or
