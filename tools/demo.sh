@@ -7,6 +7,11 @@
 #
 #   tools/demo.sh [PATH/TO/hvrpc]    (default: build/tools/hvrpc/hvrpc under
 #                                     the source tree)
+#   tools/demo.sh --vm [PATH/TO/hvrpc]
+#                                    the same demo inside a QEMU guest, over
+#                                    real AF_VSOCK (tests/vm/vm.sh boots it
+#                                    from the build next to that binary:
+#                                    about 10 s; docs/VM.md)
 #
 # Builds nothing. Needs protoc (protobuf-compiler) to write the request and
 # read the reply; HVRPC_PROTOC and HVRPC_PROTOBUF_INCLUDE override where
@@ -15,6 +20,19 @@
 set -u -o pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ "${1:-}" = --vm ]; then
+    # The guest runs this script with the build's hvrpc (tests/vm builds
+    # the step list, demo-suite.txt, next to the binaries).
+    hvrpc=${2:-$root/build/tools/hvrpc/hvrpc}
+    build=$(cd "$(dirname "$hvrpc")/../.." 2>/dev/null && pwd) || build=
+    suite=$build/tests/vm/demo-suite.txt
+    if [ -z "$build" ] || [ ! -f "$suite" ]; then
+        echo "demo: FAILED: no $suite (build $hvrpc with the tests first)" >&2
+        exit 1
+    fi
+    echo "== hvrpc demo inside a QEMU guest (real AF_VSOCK, CID 1) =="
+    exec bash "$root/tests/vm/vm.sh" "$suite" "$build/tests/vm/cache"
+fi
 hvrpc=${1:-$root/build/tools/hvrpc/hvrpc}
 protoc=${HVRPC_PROTOC:-protoc}
 protobuf_include=${HVRPC_PROTOBUF_INCLUDE:-/usr/include}
@@ -23,6 +41,7 @@ service=hvrpc.echo.v1.Echo/Echo
 
 tmp=
 server_pid=
+answered=0
 
 cleanup() {
     if [ -n "$server_pid" ]; then
@@ -61,6 +80,9 @@ now_ns() {
 start_server() {
     local i
     listen_uri=$1
+    # Emptied here, not by the child's redirection: that may happen after
+    # the loop below has read a previous server's line.
+    : >"$tmp/serve.out"
     "$hvrpc" serve --listen "$1" >"$tmp/serve.out" 2>"$tmp/serve.err" &
     server_pid=$!
     for ((i = 0; i < 200; i++)); do
@@ -98,6 +120,7 @@ pick_transport() {
         probe_status=$?
         if [ "$probe_status" -eq 0 ]; then
             transport=vsock
+            answered=1 # the probe
             why="a local AF_VSOCK round trip works (CID 1, vsock_loopback)"
             call_address=vsock://local:$port
             return
@@ -150,6 +173,7 @@ start=$(now_ns)
 status=$?
 elapsed_us=$((($(now_ns) - start) / 1000))
 [ "$status" -eq 0 ] || die "call 1 exited $status: $(cat "$tmp/call.err")"
+answered=$((answered + 1))
 protobuf EchoResponse decode <"$tmp/reply.bin" >"$tmp/reply.txt" ||
     die "the reply is not an EchoResponse"
 printf 'reply (EchoResponse, %d bytes) after %d.%03d ms (connect + call, one process):\n' \
@@ -173,6 +197,7 @@ protobuf EchoRequest encode <"$tmp/fail.txt" >"$tmp/fail.bin" ||
 status=$?
 echo "exit status $status, stderr: $(cat "$tmp/fail.err")"
 [ "$status" -eq 5 ] || die "the failing call exited $status, not 5"
+answered=$((answered + 1))
 grep -qx 'NOT_FOUND: no such widget' "$tmp/fail.err" || die "unexpected stderr"
 echo
 
@@ -186,4 +211,5 @@ if [ "$transport" = unix ]; then
     echo "its socket file is gone"
 fi
 echo
+echo "calls answered: $answered over $transport"
 echo "demo OK"

@@ -1,6 +1,7 @@
 /* access.c - endpoint allow lists and authorizers (hvrpc/access.h). */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "server_internal.h"
 
 static hvrpc_code add_entry(hvrpc_endpoint *ep, const hvrpc__allow *entry,
@@ -10,7 +11,7 @@ static hvrpc_code add_entry(hvrpc_endpoint *ep, const hvrpc__allow *entry,
         return hvrpc_status_set(st, HVRPC_FAILED_PRECONDITION,
                                 "allow lists are set before "
                                 "hvrpc_server_start()");
-    hvrpc__allow *a = realloc(ep->allow, (ep->n_allow + 1) * sizeof *a);
+    hvrpc__allow *a = hvrpc__realloc(ep->allow, (ep->n_allow + 1) * sizeof *a);
     if (!a)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for an allow-list entry");

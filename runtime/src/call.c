@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "envelope.h"
 #include "server_internal.h"
@@ -24,14 +25,14 @@ static void call_unref(hvrpc_call *call)
         hvrpc__release *r = call->releases;
         call->releases = r->next;
         r->fn(r->arg);
-        free(r);
+        hvrpc__free(r);
     }
     hvrpc__sconn *sc = call->sc;
     hvrpc_server *srv = sc->srv;
     atomic_store(&sc->last_active, hvrpc__now_ns());
     atomic_fetch_sub(&sc->n_calls, 1);
-    ttrpc__request__free_unpacked(call->req, NULL);
-    free(call);
+    ttrpc__request__free_unpacked(call->req, &hvrpc__pb_allocator);
+    hvrpc__free(call);
     hvrpc__sconn_unref(sc);
     hvrpc__server_live_dec(srv);
 }
@@ -51,6 +52,17 @@ static void unlink_locked(hvrpc_call *call)
     call->linked = false;
 }
 
+/* Sends f, or, when no frame could be built (f->data NULL: out of
+ * memory), closes the connection: its peer must not wait for an answer
+ * that will never come. c->mu held. */
+static hvrpc_code send_or_abort_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
+{
+    if (f->data)
+        return hvrpc__conn_send_locked(c, f);
+    hvrpc__conn_abort_locked(c);
+    return HVRPC_RESOURCE_EXHAUSTED;
+}
+
 /* Sends frame f as the call's answer unless it was answered already.
  * Returns OK, or UNAVAILABLE when the answer was dropped. */
 static hvrpc_code send_answer(hvrpc_call *call, hvrpc__frame_buf *f)
@@ -59,12 +71,12 @@ static hvrpc_code send_answer(hvrpc_call *call, hvrpc__frame_buf *f)
     hvrpc_code r;
     pthread_mutex_lock(&c->mu);
     if (call->answered) {
-        free(f->data);
+        hvrpc__free(f->data);
         r = HVRPC_UNAVAILABLE;
     } else {
         call->answered = true;
         unlink_locked(call);
-        r = hvrpc__conn_send_locked(c, f);
+        r = send_or_abort_locked(c, f);
     }
     pthread_mutex_unlock(&c->mu);
     return r;
@@ -88,8 +100,7 @@ void hvrpc__call_answer_locked(hvrpc_call *call, hvrpc_code code,
     call->answered = true;
     unlink_locked(call);
     hvrpc__frame_buf f = status_frame(call, code, msg);
-    if (f.data)
-        hvrpc__conn_send_locked(&call->sc->conn, &f);
+    send_or_abort_locked(&call->sc->conn, &f);
 }
 
 /* The handler's answer: send it, then drop the handler's reference and,
@@ -107,10 +118,7 @@ static hvrpc_code finish(hvrpc_call *call, hvrpc_code code, const char *msg,
                  srv->opts.max_frame);
         f = status_frame(call, HVRPC_RESOURCE_EXHAUSTED, why);
     }
-    if (f.data)
-        r = send_answer(call, &f);
-    else
-        r = HVRPC_RESOURCE_EXHAUSTED;
+    r = send_answer(call, &f);
     if (call->deadline &&
         hvrpc__loop_timer_stop(&srv->loop, &call->deadline_timer))
         call_unref(call);
@@ -124,8 +132,7 @@ static void on_deadline(hvrpc__timer *t)
         (hvrpc_call *)((char *)t - offsetof(hvrpc_call, deadline_timer));
     hvrpc__frame_buf f =
         status_frame(call, HVRPC_DEADLINE_EXCEEDED, "deadline exceeded");
-    if (f.data)
-        send_answer(call, &f);
+    send_answer(call, &f);
     call_unref(call);
 }
 
@@ -145,7 +152,7 @@ hvrpc_call *hvrpc__call_new(hvrpc__sconn *sc, uint32_t stream_id,
                             Ttrpc__Request *req, const hvrpc__registration *reg,
                             const hvrpc_method *m)
 {
-    hvrpc_call *call = calloc(1, sizeof *call);
+    hvrpc_call *call = hvrpc__calloc(1, sizeof *call);
     if (!call)
         return NULL;
     call->sc = sc;
@@ -252,7 +259,7 @@ const char *hvrpc_call_metadata_get(const hvrpc_call *call, const char *key)
 hvrpc_code hvrpc_call_on_release(hvrpc_call *call, void (*fn)(void *),
                                  void *arg, hvrpc_status *st)
 {
-    hvrpc__release *r = malloc(sizeof *r);
+    hvrpc__release *r = hvrpc__malloc(sizeof *r);
     if (!r)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a release function");

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "conn.h"
 #include "envelope.h"
@@ -73,7 +74,7 @@ void hvrpc_buf_free(hvrpc_buf *b)
 {
     if (!b)
         return;
-    free(b->data);
+    hvrpc__free(b->data);
     b->data = NULL;
     b->len = 0;
 }
@@ -89,7 +90,7 @@ static bool table_insert(hvrpc_client *c, pending *p)
 {
     if (c->n_pending >= 2 * c->n_buckets) {
         size_t n = 2 * c->n_buckets;
-        pending **b = calloc(n, sizeof *b);
+        pending **b = hvrpc__calloc(n, sizeof *b);
         if (!b)
             return false;
         for (size_t i = 0; i < c->n_buckets; i++) {
@@ -102,7 +103,7 @@ static bool table_insert(hvrpc_client *c, pending *p)
                 q = next;
             }
         }
-        free(c->buckets);
+        hvrpc__free(c->buckets);
         c->buckets = b;
         c->n_buckets = n;
     }
@@ -160,7 +161,7 @@ static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
         pthread_mutex_lock(&w->mu);
         w->st = *st;
         if (st->code == HVRPC_OK && len) {
-            w->resp.data = malloc(len);
+            w->resp.data = hvrpc__malloc(len);
             if (w->resp.data) {
                 memcpy(w->resp.data, payload, len);
                 w->resp.len = len;
@@ -178,7 +179,7 @@ static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
         p->done(st, st->code == HVRPC_OK ? payload : NULL,
                 st->code == HVRPC_OK ? len : 0, p->arg);
     }
-    free(p);
+    hvrpc__free(p);
 }
 
 static void complete_status(pending *p, hvrpc_code code, const char *msg)
@@ -212,10 +213,17 @@ static pending *take(hvrpc_client *c, uint32_t id)
 
 static void on_response(pending *p, const uint8_t *data, uint32_t len)
 {
-    Ttrpc__Response *resp = ttrpc__response__unpack(NULL, len, data);
+    unsigned long failures = hvrpc__alloc_failures();
+    Ttrpc__Response *resp =
+        ttrpc__response__unpack(&hvrpc__pb_allocator, len, data);
     if (!resp) {
-        complete_status(p, HVRPC_INTERNAL,
-                        "malformed response: not a ttrpc Response message");
+        if (hvrpc__alloc_failures() != failures)
+            complete_status(p, HVRPC_RESOURCE_EXHAUSTED,
+                            "out of memory decoding the response");
+        else
+            complete_status(p, HVRPC_INTERNAL,
+                            "malformed response: not a ttrpc Response "
+                            "message");
         return;
     }
     hvrpc_status st;
@@ -229,7 +237,7 @@ static void on_response(pending *p, const uint8_t *data, uint32_t len)
                              : hvrpc_strerror(code));
     }
     complete(p, &st, resp->payload.data, resp->payload.len);
-    ttrpc__response__free_unpacked(resp, NULL);
+    ttrpc__response__free_unpacked(resp, &hvrpc__pb_allocator);
 }
 
 static int client_on_frame(hvrpc__conn *conn, const hvrpc__frame_header *h,
@@ -327,11 +335,11 @@ hvrpc_code hvrpc_client_connect(const char *uri,
     if (code != HVRPC_OK)
         return code;
 
-    hvrpc_client *c = calloc(1, sizeof *c);
-    pending **buckets = calloc(INITIAL_BUCKETS, sizeof *buckets);
+    hvrpc_client *c = hvrpc__calloc(1, sizeof *c);
+    pending **buckets = hvrpc__calloc(INITIAL_BUCKETS, sizeof *buckets);
     if (!c || !buckets) {
-        free(c);
-        free(buckets);
+        hvrpc__free(c);
+        hvrpc__free(buckets);
         close(fd);
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for the client");
@@ -345,8 +353,8 @@ hvrpc_code hvrpc_client_connect(const char *uri,
     code = hvrpc__loop_init(&c->loop, st);
     if (code != HVRPC_OK) {
         close(fd);
-        free(buckets);
-        free(c);
+        hvrpc__free(buckets);
+        hvrpc__free(c);
         return code;
     }
     hvrpc__conn_init(&c->conn, &c->loop, tp, fd, &client_conn_ops, o.max_frame);
@@ -359,8 +367,8 @@ hvrpc_code hvrpc_client_connect(const char *uri,
         close(fd);
         hvrpc__conn_destroy(&c->conn);
         hvrpc__loop_destroy(&c->loop);
-        free(buckets);
-        free(c);
+        hvrpc__free(buckets);
+        hvrpc__free(c);
         return code;
     }
     *out = c;
@@ -376,8 +384,8 @@ void hvrpc_client_free(hvrpc_client *c)
     hvrpc__conn_close(&c->conn, HVRPC_CANCELLED, "the client was freed");
     hvrpc__conn_destroy(&c->conn);
     hvrpc__loop_destroy(&c->loop);
-    free(c->buckets);
-    free(c);
+    hvrpc__free(c->buckets);
+    hvrpc__free(c);
 }
 
 /* --- calls ------------------------------------------------------------------
@@ -440,7 +448,7 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
     }
     if (code != HVRPC_OK) {
         pthread_mutex_unlock(&c->conn.mu);
-        free(f.data);
+        hvrpc__free(f.data);
         return code;
     }
     /* Ids are taken and frames queued under one lock, so they leave in
@@ -464,7 +472,7 @@ hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,
     if (!done)
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "a completion callback is required");
-    pending *p = calloc(1, sizeof *p);
+    pending *p = hvrpc__calloc(1, sizeof *p);
     if (!p)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a call");
@@ -473,7 +481,7 @@ hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,
     hvrpc__payload pl = {.data = request, .len = request_len};
     hvrpc_code code = start_call(c, service, method, &pl, opts, p, st);
     if (code != HVRPC_OK)
-        free(p);
+        hvrpc__free(p);
     return code;
 }
 
@@ -490,7 +498,7 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
         return hvrpc_status_set(st, HVRPC_FAILED_PRECONDITION,
                                 "a blocking call from a completion callback "
                                 "of the same client would deadlock");
-    pending *p = calloc(1, sizeof *p);
+    pending *p = hvrpc__calloc(1, sizeof *p);
     if (!p)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a call");
@@ -501,7 +509,7 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
     p->w = &w;
     hvrpc_code code = start_call(c, service, method, pl, opts, p, st);
     if (code != HVRPC_OK) {
-        free(p);
+        hvrpc__free(p);
     } else {
         pthread_mutex_lock(&w.mu);
         while (!w.done)
@@ -513,7 +521,7 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
         if (resp && code == HVRPC_OK)
             *resp = w.resp;
         else
-            free(w.resp.data);
+            hvrpc__free(w.resp.data);
     }
     pthread_cond_destroy(&w.cv);
     pthread_mutex_destroy(&w.mu);
@@ -572,7 +580,7 @@ hvrpc_client_invoke_async(hvrpc_client *c, const char *service,
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "request, response type and completion "
                                 "callback are required");
-    pending *p = calloc(1, sizeof *p);
+    pending *p = hvrpc__calloc(1, sizeof *p);
     if (!p)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a call");
@@ -582,6 +590,6 @@ hvrpc_client_invoke_async(hvrpc_client *c, const char *service,
     hvrpc__payload pl = {.msg = request};
     hvrpc_code code = start_call(c, service, method, &pl, opts, p, st);
     if (code != HVRPC_OK)
-        free(p);
+        hvrpc__free(p);
     return code;
 }

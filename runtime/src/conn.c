@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "conn.h"
 
@@ -47,8 +48,8 @@ static void drop_queue(hvrpc__conn *c)
     hvrpc__outbuf *o = c->out_head;
     while (o) {
         hvrpc__outbuf *next = o->next;
-        free(o->f.data);
-        free(o);
+        hvrpc__free(o->f.data);
+        hvrpc__free(o);
         o = next;
     }
     c->out_head = c->out_tail = NULL;
@@ -89,23 +90,23 @@ static void update_events(hvrpc__conn *c, bool want_out, bool paused)
 hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
 {
     if (c->closed) {
-        free(f->data);
+        hvrpc__free(f->data);
         return HVRPC_UNAVAILABLE;
     }
     size_t done = 0;
     if (!c->out_head && write_some(c, f->data, f->len, &done) < 0) {
-        free(f->data);
+        hvrpc__free(f->data);
         hvrpc__conn_abort_locked(c);
         return HVRPC_UNAVAILABLE;
     }
     if (done == f->len) {
-        free(f->data);
+        hvrpc__free(f->data);
         return HVRPC_OK;
     }
-    hvrpc__outbuf *o = malloc(sizeof *o);
+    hvrpc__outbuf *o = hvrpc__malloc(sizeof *o);
     if (!o) {
         /* Part of the frame may be out: the stream is beyond repair. */
-        free(f->data);
+        hvrpc__free(f->data);
         hvrpc__conn_abort_locked(c);
         return HVRPC_UNAVAILABLE;
     }
@@ -153,8 +154,8 @@ static int flush_locked(hvrpc__conn *c)
         if (!c->out_head)
             c->out_tail = NULL;
         c->out_off = 0;
-        free(o->f.data);
-        free(o);
+        hvrpc__free(o->f.data);
+        hvrpc__free(o);
     }
     update_events(c, false, false);
     return 0;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "envelope.h"
 #include "frame.h"
 
@@ -94,7 +95,7 @@ static hvrpc_code frame_alloc(hvrpc__frame_buf *out, uint32_t stream_id,
                               uint8_t type, size_t data_len)
 {
     out->len = HVRPC__FRAME_HEADER_LEN + data_len;
-    out->data = malloc(out->len);
+    out->data = hvrpc__malloc(out->len);
     if (!out->data)
         return HVRPC_RESOURCE_EXHAUSTED;
     hvrpc__frame_header h = {(uint32_t)data_len, stream_id, type, 0};

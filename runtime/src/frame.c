@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "frame.h"
 
 static void put_be32(uint8_t *p, uint32_t v)
@@ -44,7 +45,7 @@ void hvrpc__frame_reader_init(hvrpc__frame_reader *r, uint32_t max)
 
 void hvrpc__frame_reader_free(hvrpc__frame_reader *r)
 {
-    free(r->body);
+    hvrpc__free(r->body);
     r->body = NULL;
 }
 
@@ -76,7 +77,7 @@ hvrpc__feed_result hvrpc__frame_reader_feed(hvrpc__frame_reader *r,
                 continue;
             r->in_body = false;
             int stop = fn(ctx, &r->cur, r->body, false);
-            free(r->body);
+            hvrpc__free(r->body);
             r->body = NULL;
             if (stop)
                 return HVRPC__FEED_STOPPED;
@@ -109,7 +110,7 @@ hvrpc__feed_result hvrpc__frame_reader_feed(hvrpc__frame_reader *r,
                 return HVRPC__FEED_STOPPED;
             continue;
         }
-        r->body = malloc(r->cur.length);
+        r->body = hvrpc__malloc(r->cur.length);
         if (!r->body)
             return HVRPC__FEED_NOMEM;
         r->body_have = 0;

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "loop.h"
 
@@ -53,7 +54,7 @@ void hvrpc__loop_destroy(hvrpc__loop *l)
 {
     close(l->wake.fd);
     close(l->epfd);
-    free(l->heap);
+    hvrpc__free(l->heap);
     pthread_mutex_destroy(&l->mu);
 }
 
@@ -136,7 +137,7 @@ bool hvrpc__loop_timer_start(hvrpc__loop *l, hvrpc__timer *t, int64_t when)
         heap_remove(l, t);
     if (l->heap_len == l->heap_cap) {
         size_t cap = l->heap_cap ? 2 * l->heap_cap : 64;
-        hvrpc__timer **h = realloc(l->heap, cap * sizeof *h);
+        hvrpc__timer **h = hvrpc__realloc(l->heap, cap * sizeof *h);
         if (!h) {
             pthread_mutex_unlock(&l->mu);
             return false;

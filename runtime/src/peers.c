@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "server_internal.h"
 
 #define BUCKETS 256
@@ -26,7 +27,7 @@ struct hvrpc__peer_table {
 
 hvrpc__peer_table *hvrpc__peer_table_new(void)
 {
-    return calloc(1, sizeof(hvrpc__peer_table));
+    return hvrpc__calloc(1, sizeof(hvrpc__peer_table));
 }
 
 void hvrpc__peer_table_free(hvrpc__peer_table *t)
@@ -37,9 +38,9 @@ void hvrpc__peer_table_free(hvrpc__peer_table *t)
         while (t->b[i]) {
             struct hvrpc__peer_count *pc = t->b[i];
             t->b[i] = pc->next;
-            free(pc);
+            hvrpc__free(pc);
         }
-    free(t);
+    hvrpc__free(t);
 }
 
 static void peer_key(const hvrpc_peer *p, char key[KEY_MAX])
@@ -88,7 +89,7 @@ struct hvrpc__peer_count *hvrpc__peer_table_add(hvrpc__peer_table *t,
     while (pc && strcmp(pc->key, key) != 0)
         pc = pc->next;
     if (!pc) {
-        pc = calloc(1, sizeof *pc);
+        pc = hvrpc__calloc(1, sizeof *pc);
         if (!pc)
             return NULL;
         memcpy(pc->key, key, sizeof key);
@@ -111,5 +112,5 @@ void hvrpc__peer_table_remove(hvrpc__peer_table *t,
     while (*pp != pc)
         pp = &(*pp)->next;
     *pp = pc->next;
-    free(pc);
+    hvrpc__free(pc);
 }

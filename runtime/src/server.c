@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "clock.h"
 #include "envelope.h"
 #include "options.h"
@@ -89,7 +90,7 @@ hvrpc_code hvrpc_server_create(const hvrpc_server_options *opts,
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "server options: workers %u is outside 1..%d",
                                 o.workers, MAX_WORKERS);
-    hvrpc_server *srv = calloc(1, sizeof *srv);
+    hvrpc_server *srv = hvrpc__calloc(1, sizeof *srv);
     if (!srv)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for the server");
@@ -98,14 +99,14 @@ hvrpc_code hvrpc_server_create(const hvrpc_server_options *opts,
     srv->log.arg = o.log_arg;
     srv->peers = hvrpc__peer_table_new();
     if (!srv->peers) {
-        free(srv);
+        hvrpc__free(srv);
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for the server");
     }
     c = hvrpc__loop_init(&srv->loop, st);
     if (c != HVRPC_OK) {
         hvrpc__peer_table_free(srv->peers);
-        free(srv);
+        hvrpc__free(srv);
         return c;
     }
     pthread_mutex_init(&srv->mu, NULL);
@@ -123,7 +124,7 @@ void hvrpc__sconn_unref(hvrpc__sconn *sc)
         return;
     hvrpc_server *srv = sc->srv;
     hvrpc__conn_destroy(&sc->conn);
-    free(sc);
+    hvrpc__free(sc);
     hvrpc__server_live_dec(srv);
 }
 
@@ -136,11 +137,14 @@ void hvrpc__sconn_send_status(hvrpc__sconn *sc, uint32_t stream_id,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     hvrpc__frame_buf f;
-    if (hvrpc__encode_response(stream_id, code, msg, NULL,
-                               sc->srv->opts.max_frame, &f) != HVRPC_OK)
-        return;
+    bool built =
+        hvrpc__encode_response(stream_id, code, msg, NULL,
+                               sc->srv->opts.max_frame, &f) == HVRPC_OK;
     pthread_mutex_lock(&sc->conn.mu);
-    hvrpc__conn_send_locked(&sc->conn, &f);
+    if (built)
+        hvrpc__conn_send_locked(&sc->conn, &f);
+    else /* out of memory: the peer must not wait for this answer */
+        hvrpc__conn_abort_locked(&sc->conn);
     pthread_mutex_unlock(&sc->conn.mu);
 }
 
@@ -197,11 +201,17 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, const uint8_t *data,
         hvrpc__sconn_send_status(sc, id, why.code, "%s", why.message);
         return;
     }
-    Ttrpc__Request *req = ttrpc__request__unpack(NULL, len, data);
+    unsigned long failures = hvrpc__alloc_failures();
+    Ttrpc__Request *req =
+        ttrpc__request__unpack(&hvrpc__pb_allocator, len, data);
     if (!req) {
-        hvrpc__sconn_send_status(sc, id, HVRPC_INVALID_ARGUMENT,
-                                 "malformed request: not a ttrpc Request "
-                                 "message");
+        if (hvrpc__alloc_failures() != failures)
+            hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
+                                     "out of memory decoding the request");
+        else
+            hvrpc__sconn_send_status(sc, id, HVRPC_INVALID_ARGUMENT,
+                                     "malformed request: not a ttrpc "
+                                     "Request message");
         return;
     }
     if (sc->ep->authorize) {
@@ -210,7 +220,7 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, const uint8_t *data,
                                          sc->ep->authorize_arg, &why);
         if (c != HVRPC_OK) {
             hvrpc__sconn_send_status(sc, id, c, "%s", why.message);
-            ttrpc__request__free_unpacked(req, NULL);
+            ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
             return;
         }
     }
@@ -224,12 +234,12 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, const uint8_t *data,
         else
             hvrpc__sconn_send_status(sc, id, HVRPC_UNIMPLEMENTED,
                                      "unknown service \"%s\"", req->service);
-        ttrpc__request__free_unpacked(req, NULL);
+        ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
         return;
     }
     hvrpc_call *call = hvrpc__call_new(sc, id, req, reg, m);
     if (!call) {
-        ttrpc__request__free_unpacked(req, NULL);
+        ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
         hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
                                  "out of memory for the call");
         return;
@@ -313,13 +323,13 @@ static void accept_one(hvrpc_endpoint *ep, int fd, const hvrpc_peer *peer)
         refuse(srv, fd, peer, "the server's connection limit is reached");
         return;
     }
-    hvrpc__sconn *sc = calloc(1, sizeof *sc);
+    hvrpc__sconn *sc = hvrpc__calloc(1, sizeof *sc);
     struct hvrpc__peer_count *pc =
         sc ? hvrpc__peer_table_add(srv->peers, peer,
                                    o->max_connections_per_peer)
            : NULL;
     if (!pc) {
-        free(sc);
+        hvrpc__free(sc);
         refuse(srv, fd, peer,
                sc ? "the peer's connection limit is reached" : "out of memory");
         return;
@@ -342,7 +352,7 @@ static void accept_one(hvrpc_endpoint *ep, int fd, const hvrpc_peer *peer)
         hvrpc__peer_table_remove(srv->peers, pc);
         hvrpc__conn_destroy(&sc->conn);
         close(fd);
-        free(sc);
+        hvrpc__free(sc);
         return;
     }
     pthread_mutex_lock(&srv->mu);
@@ -472,10 +482,11 @@ hvrpc_code hvrpc_server_listen(hvrpc_server *srv, const char *uri,
     c = hvrpc_address_parse(uri, &a, st);
     if (c != HVRPC_OK)
         return c;
-    hvrpc_endpoint *ep = calloc(1, sizeof *ep);
-    hvrpc_endpoint **eps = realloc(srv->eps, (srv->n_eps + 1) * sizeof *eps);
+    hvrpc_endpoint *ep = hvrpc__calloc(1, sizeof *ep);
+    hvrpc_endpoint **eps =
+        hvrpc__realloc(srv->eps, (srv->n_eps + 1) * sizeof *eps);
     if (!ep || !eps) {
-        free(ep);
+        hvrpc__free(ep);
         if (eps)
             srv->eps = eps;
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
@@ -488,7 +499,7 @@ hvrpc_code hvrpc_server_listen(hvrpc_server *srv, const char *uri,
     ep->resume.fn = on_resume;
     c = ep->tp->listen(&a, LISTEN_BACKLOG, &ep->io.fd, &ep->bound, st);
     if (c != HVRPC_OK) {
-        free(ep);
+        hvrpc__free(ep);
         return c;
     }
     srv->eps[srv->n_eps++] = ep;
@@ -546,7 +557,7 @@ hvrpc_code hvrpc_server_register(hvrpc_server *srv, hvrpc_endpoint *ep,
                                     "this endpoint",
                                     svc->name);
     hvrpc__registration *regs =
-        realloc(ep->regs, (ep->n_regs + 1) * sizeof *regs);
+        hvrpc__realloc(ep->regs, (ep->n_regs + 1) * sizeof *regs);
     if (!regs)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory registering %s", svc->name);
@@ -607,7 +618,7 @@ static void run_scheduled(hvrpc__task *t)
     hvrpc__scheduled *s =
         (hvrpc__scheduled *)((char *)t - offsetof(hvrpc__scheduled, task));
     s->fn(s->arg);
-    free(s);
+    hvrpc__free(s);
 }
 
 /* Loop thread: hand the function to a worker. */
@@ -623,7 +634,7 @@ hvrpc_code hvrpc_server_schedule(hvrpc_server *srv, uint32_t delay_ms,
                                  void (*fn)(void *arg), void *arg,
                                  hvrpc_status *st)
 {
-    hvrpc__scheduled *s = calloc(1, sizeof *s);
+    hvrpc__scheduled *s = hvrpc__calloc(1, sizeof *s);
     if (!s)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory scheduling a function");
@@ -635,7 +646,7 @@ hvrpc_code hvrpc_server_schedule(hvrpc_server *srv, uint32_t delay_ms,
     pthread_mutex_lock(&srv->mu);
     if (atomic_load(&srv->state) != SERVER_RUNNING) {
         pthread_mutex_unlock(&srv->mu);
-        free(s);
+        hvrpc__free(s);
         return hvrpc_status_set(st, HVRPC_UNAVAILABLE,
                                 "the server is not running");
     }
@@ -650,7 +661,7 @@ hvrpc_code hvrpc_server_schedule(hvrpc_server *srv, uint32_t delay_ms,
     pthread_mutex_unlock(&srv->mu);
     if (!armed) {
         unlink_scheduled(s);
-        free(s);
+        hvrpc__free(s);
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory scheduling a function");
     }
@@ -731,14 +742,14 @@ void hvrpc_server_free(hvrpc_server *srv)
         for (size_t j = 0; j < ep->n_regs; j++)
             if (ep->regs[j].user_data_free)
                 ep->regs[j].user_data_free(ep->regs[j].user_data);
-        free(ep->regs);
-        free(ep->allow);
-        free(ep);
+        hvrpc__free(ep->regs);
+        hvrpc__free(ep->allow);
+        hvrpc__free(ep);
     }
-    free(srv->eps);
+    hvrpc__free(srv->eps);
     hvrpc__peer_table_free(srv->peers);
     hvrpc__loop_destroy(&srv->loop);
     pthread_cond_destroy(&srv->cv);
     pthread_mutex_destroy(&srv->mu);
-    free(srv);
+    hvrpc__free(srv);
 }

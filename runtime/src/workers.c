@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "workers.h"
 
 static void *worker_main(void *arg)
@@ -30,7 +31,7 @@ hvrpc_code hvrpc__workers_start(hvrpc__workers *w, unsigned n, hvrpc_status *st)
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    w->threads = calloc(n, sizeof *w->threads);
+    w->threads = hvrpc__calloc(n, sizeof *w->threads);
     if (!w->threads)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for %u workers", n);
@@ -67,7 +68,7 @@ void hvrpc__workers_stop(hvrpc__workers *w)
     pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < w->n; i++)
         pthread_join(w->threads[i], NULL);
-    free(w->threads);
+    hvrpc__free(w->threads);
     w->threads = NULL;
     w->n = 0;
     pthread_cond_destroy(&w->cv);

@@ -19,6 +19,9 @@ SERVER_PID=
 SERVER_ADDRS=()
 
 cleanup() {
+    # Only the script itself cleans up, never a subshell that inherited
+    # the trap (a process substitution once took TMP away mid-test).
+    [ "$BASHPID" = "$$" ] || return 0
     if [ -n "$SERVER_PID" ]; then
         kill -KILL "$SERVER_PID" 2>/dev/null
         wait "$SERVER_PID" 2>/dev/null
@@ -108,6 +111,9 @@ start_server() {
     for arg in "$@"; do
         [ "$arg" = --listen ] && want=$((want + 1))
     done
+    # Emptied here, not by the child's redirection: that may happen after
+    # the loop below has read the previous server's lines.
+    : >"$TMP/serve.out"
     "$HVRPC" serve "$@" >"$TMP/serve.out" 2>"$TMP/serve.err" &
     SERVER_PID=$!
     for ((i = 0; i < 200; i++)); do

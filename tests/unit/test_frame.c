@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "alloc.h"
 #include "envelope.h"
 #include "frame.h"
 #include "ttrpc/request.pb-c.h"
@@ -168,13 +169,13 @@ static void test_request_encoding(void)
     hvrpc__frame_header_decode(f.data, &h);
     CHECK_INT(h.stream_id, 0xFFFFFFFFu);
     free(want);
-    free(f.data);
+    hvrpc__free(f.data);
 
     /* Exactly at the maximum fits; one byte less of room does not. */
     CHECK_INT(hvrpc__encode_request(1, "pkg.v1.Svc", "Do", &pl, 1500000000, md,
                                     2, (uint32_t)want_len, &f, &st),
               HVRPC_OK);
-    free(f.data);
+    hvrpc__free(f.data);
     f.data = NULL;
     CHECK_INT(hvrpc__encode_request(1, "pkg.v1.Svc", "Do", &pl, 1500000000, md,
                                     2, (uint32_t)want_len - 1, &f, &st),
@@ -193,7 +194,7 @@ static void test_response_encoding(void)
     Ttrpc__Response *r = ttrpc__response__unpack(NULL, 0, f.data + 10);
     CHECK(r && r->status == NULL && r->payload.len == 0);
     ttrpc__response__free_unpacked(r, NULL);
-    free(f.data);
+    hvrpc__free(f.data);
 
     /* A status with a message decodes back through protobuf-c. */
     CHECK_INT(hvrpc__encode_response(5, HVRPC_NOT_FOUND, "no such thing", NULL,
@@ -206,7 +207,7 @@ static void test_response_encoding(void)
         CHECK_STR(r->status->message, "no such thing");
     }
     ttrpc__response__free_unpacked(r, NULL);
-    free(f.data);
+    hvrpc__free(f.data);
 
     /* A payload given as a message is packed in place. */
     Ttrpc__KeyValue kv = TTRPC__KEY_VALUE__INIT;
@@ -225,7 +226,7 @@ static void test_response_encoding(void)
         ttrpc__key_value__free_unpacked(back, NULL);
     }
     ttrpc__response__free_unpacked(r, NULL);
-    free(f.data);
+    hvrpc__free(f.data);
 
     /* Too big for the maximum: refused, nothing allocated. */
     uint8_t big[2000] = {0};

@@ -10,6 +10,7 @@
 #define HVRPC_HVRPC_H
 
 #include "hvrpc/version.h"
+#include "hvrpc/alloc.h"
 #include "hvrpc/status.h"
 #include "hvrpc/limits.h"
 #include "hvrpc/log.h"
