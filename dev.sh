@@ -2,6 +2,7 @@
 # dev.sh - the two commands of README.md, and the steps behind them.
 #
 #   ./dev.sh demo    install what is missing, build, run the demo
+#                    (--vm: inside a QEMU guest, over real AF_VSOCK)
 #   ./dev.sh test    install what is missing, build (plain and ASan+UBSan),
 #                    run the whole test suite in both builds
 #   ./dev.sh deps | build | asan    the single steps
@@ -15,9 +16,11 @@ cd "$(dirname "$0")"
 # containerd's Go ttrpc (GOPATH mode, offline).
 PACKAGES=(
   gcc libc6-dev make cmake pkg-config
-  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev
-  golang-go golang-github-containerd-ttrpc-dev
+  libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev libprotoc-dev
+  golang-go golang-github-containerd-ttrpc-dev golang-github-mdlayher-vsock-dev
   procps clang-format git valgrind
+  qemu-system-x86 busybox-static cpio
+  g++ libgrpc++-dev protobuf-compiler-grpc gnuplot-nox
 )
 
 deps() {
@@ -57,11 +60,13 @@ case "${1:-}" in
   deps) deps ;;
   build) deps; build ;;
   asan) deps; asan ;;
-  demo) deps; build; tools/demo.sh build/tools/hvrpc/hvrpc ;;
+  demo) deps; build; tools/demo.sh ${2:+"$2"} build/tools/hvrpc/hvrpc ;;
   test)
     deps
     build
     run_tests build
+    # The VM suite's tally: how many calls crossed real AF_VSOCK.
+    cat build/tests/vm/cache/run/summary.txt 2>/dev/null || true
     asan
     run_tests build-asan
     echo "dev.sh: all tests passed (plain and ASan+UBSan builds)"

@@ -103,13 +103,16 @@ hvrpc_code hvrpc__sock_listen(int domain, const struct sockaddr *sa,
 }
 
 hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
-                               socklen_t len, int64_t deadline_ns, int *fd,
-                               const char *what, hvrpc_status *st)
+                               socklen_t len, int64_t deadline_ns,
+                               void (*setup)(int fd, int64_t deadline_ns),
+                               int *fd, const char *what, hvrpc_status *st)
 {
     int s;
     hvrpc_code c = new_socket(domain, &s, what, st);
     if (c != HVRPC_OK)
         return c;
+    if (setup)
+        setup(s, deadline_ns);
     int err = 0;
     if (connect(s, sa, len) != 0) {
         err = errno;

@@ -66,10 +66,12 @@ hvrpc_code hvrpc__sock_listen(int domain, const struct sockaddr *sa,
                               socklen_t len, int backlog, int *fd,
                               const char *what, hvrpc_status *st);
 
-/* socket() + connect() waiting up to deadline_ns, non-blocking result. */
+/* socket() + connect() waiting up to deadline_ns, non-blocking result.
+ * setup (may be NULL) runs on the new socket before connect(). */
 hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
-                               socklen_t len, int64_t deadline_ns, int *fd,
-                               const char *what, hvrpc_status *st);
+                               socklen_t len, int64_t deadline_ns,
+                               void (*setup)(int fd, int64_t deadline_ns),
+                               int *fd, const char *what, hvrpc_status *st);
 
 /* accept4() with SOCK_NONBLOCK | SOCK_CLOEXEC; 0 or errno. */
 int hvrpc__sock_accept(int lfd, struct sockaddr *sa, socklen_t *len, int *fd);

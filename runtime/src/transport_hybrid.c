@@ -95,6 +95,10 @@ static hvrpc_code read_answer(int fd, int64_t deadline_ns, char *line,
             return hvrpc_status_set(st, HVRPC_DEADLINE_EXCEEDED,
                                     "hybrid vsock: no handshake answer in "
                                     "time");
+        if (pr < 0 && errno != EINTR)
+            return hvrpc_status_set(st, HVRPC_UNAVAILABLE,
+                                    "hybrid vsock: handshake poll: %s",
+                                    strerror(errno));
     }
 }
 

@@ -110,7 +110,7 @@ static hvrpc_code tcp_connect(const hvrpc_address *a, int64_t deadline_ns,
     /* Try each resolved address in turn, as "localhost" may be ::1 first. */
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         c = hvrpc__sock_connect(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
-                                deadline_ns, fd, what, st);
+                                deadline_ns, NULL, fd, what, st);
         if (c == HVRPC_OK) {
             set_nodelay(*fd);
             break;

@@ -73,7 +73,7 @@ static hvrpc_code unix_connect(const hvrpc_address *a, int64_t deadline_ns,
     if (c != HVRPC_OK)
         return c;
     return hvrpc__sock_connect(AF_UNIX, (struct sockaddr *)&sun, len,
-                               deadline_ns, fd, a->u.unix_sock.path, st);
+                               deadline_ns, NULL, fd, a->u.unix_sock.path, st);
 }
 
 static void unix_unlisten(int lfd, const hvrpc_address *bound)

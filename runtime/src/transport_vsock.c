@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <linux/vm_sockets.h>
 
+#include "clock.h"
 #include "transport.h"
 
 static void make_sockaddr(struct sockaddr_vm *svm, uint32_t cid, uint32_t port)
@@ -74,6 +76,22 @@ static int vsock_accept(int lfd, const hvrpc_address *bound, int *fd,
     return 0;
 }
 
+/* The kernel gives up a vsock connect after its own timeout (2 s by
+ * default), whatever our deadline: make it the time we have left, or the
+ * longest it takes (no deadline). */
+static void set_connect_timeout(int fd, int64_t deadline_ns)
+{
+    struct timeval tv = {.tv_sec = 3600};
+    if (deadline_ns) {
+        int64_t left = deadline_ns - hvrpc__now_ns();
+        if (left < 1000)
+            left = 1000;
+        tv.tv_sec = left / 1000000000;
+        tv.tv_usec = (left % 1000000000) / 1000;
+    }
+    setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof tv);
+}
+
 static hvrpc_code vsock_connect(const hvrpc_address *a, int64_t deadline_ns,
                                 int *fd, hvrpc_status *st)
 {
@@ -82,8 +100,9 @@ static hvrpc_code vsock_connect(const hvrpc_address *a, int64_t deadline_ns,
     name_addr(a, what, sizeof what);
     make_sockaddr(&svm, a->u.vsock.cid, a->u.vsock.port);
     errno = 0;
-    hvrpc_code c = hvrpc__sock_connect(AF_VSOCK, (struct sockaddr *)&svm,
-                                       sizeof svm, deadline_ns, fd, what, st);
+    hvrpc_code c =
+        hvrpc__sock_connect(AF_VSOCK, (struct sockaddr *)&svm, sizeof svm,
+                            deadline_ns, set_connect_timeout, fd, what, st);
     return explain_missing(c, what, st);
 }
 

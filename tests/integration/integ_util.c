@@ -5,18 +5,37 @@
 #include "integ_util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+static atomic_int answered_calls;
+
 const char *integ_transport(int argc, char **argv)
 {
     if (argc == 2 &&
-        (strcmp(argv[1], "unix") == 0 || strcmp(argv[1], "tcp") == 0))
+        (strcmp(argv[1], "unix") == 0 || strcmp(argv[1], "tcp") == 0 ||
+         strcmp(argv[1], "vsock") == 0))
         return argv[1];
-    fprintf(stderr, "usage: %s unix|tcp\n", argc > 0 ? argv[0] : "test");
+    fprintf(stderr, "usage: %s unix|tcp|vsock\n", argc > 0 ? argv[0] : "test");
     return NULL;
+}
+
+void integ_count_calls(int n)
+{
+    atomic_fetch_add(&answered_calls, n);
+}
+
+int integ_calls(void)
+{
+    return atomic_load(&answered_calls);
+}
+
+void integ_report_calls(const char *transport)
+{
+    fprintf(stderr, "calls answered: %d over %s\n", integ_calls(), transport);
 }
 
 int64_t integ_now_ms(void)
@@ -89,6 +108,8 @@ hvrpc_code integ_echo(hvrpc_client *c, const echo_req *req,
             *resp = r;
         else
             echo_resp_free(r);
+        if (r)
+            integ_count_calls(1);
     }
     hvrpc_buf_free(&buf);
     return code;

@@ -1,7 +1,9 @@
 /*
  * tests/integration/integ_util.h - client-side helpers shared by the
- * integration tests: the transport argument, a monotonic clock, echo calls
- * and a completion counter to wait on.
+ * integration tests: the transport argument, a monotonic clock, echo calls,
+ * a completion counter to wait on, and the count of answered calls each
+ * program prints at its end (the VM suite adds them up: the calls that
+ * crossed AF_VSOCK).
  */
 #ifndef HVRPC_TEST_INTEG_UTIL_H
 #define HVRPC_TEST_INTEG_UTIL_H
@@ -21,8 +23,20 @@ typedef Hvrpc__Echo__V1__EchoResponse echo_resp;
 #define ECHO_SERVICE  "hvrpc.echo.v1.Echo"
 #define ECHO_METHOD   "Echo"
 
-/* "unix" or "tcp" from argv[1]; NULL (and a usage line) otherwise. */
+/* "unix", "tcp" or "vsock" from argv[1]; NULL (and a usage line)
+ * otherwise. vsock needs a kernel with vsock_loopback (CID 1): the QEMU
+ * guest of tests/vm runs the programs that way. */
 const char *integ_transport(int argc, char **argv);
+
+/* Answered calls: integ_echo() counts each call that returned OK; a test
+ * adds the calls it checked some other way (a status the server sent, a
+ * hand-written frame answered) with integ_count_calls(). Thread-safe. */
+void integ_count_calls(int n);
+int integ_calls(void);
+
+/* Prints "calls answered: N over TRANSPORT" on stderr: the line the VM
+ * harness sums up. */
+void integ_report_calls(const char *transport);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t integ_now_ms(void);
@@ -33,7 +47,8 @@ hvrpc_client *integ_connect(const char *uri, uint32_t max_frame);
 
 /* Calls hvrpc.echo.v1.Echo/Echo with req (blocking). On OK, *resp (may be
  * NULL) receives the decoded response (free with echo_resp_free); a
- * response that does not decode returns DATA_LOSS. st may be NULL. */
+ * response that does not decode returns DATA_LOSS. st may be NULL. An OK
+ * call is counted (integ_calls()). */
 hvrpc_code integ_echo(hvrpc_client *c, const echo_req *req,
                       const hvrpc_call_options *o, echo_resp **resp,
                       hvrpc_status *st);

@@ -66,25 +66,33 @@ child_report(int fd, const char *fmt, ...)
     }
 }
 
-/* The URI a client connects to, from the address the endpoint resolved. */
+/* The URI a client connects to, from the address the endpoint resolved:
+ * the listener's own address, except that vsock CID any (a listener on
+ * every CID) is reached at CID 1, vsock_loopback. Ports the kernel picks
+ * must have been resolved. */
 static int format_uri(const hvrpc_address *a, char *buf, size_t size)
 {
     int n = -1;
     switch (a->kind) {
-    case HVRPC_ADDR_UNIX:
-        n = snprintf(buf, size, "unix://%s%s",
-                     a->u.unix_sock.abstract ? "@" : "", a->u.unix_sock.path);
-        break;
     case HVRPC_ADDR_TCP:
         if (a->u.tcp.port == 0)
-            return -1; /* port 0 must have been resolved */
-        n = snprintf(buf, size,
-                     strchr(a->u.tcp.host, ':') ? "tcp://[%s]:%u"
-                                                : "tcp://%s:%u",
-                     a->u.tcp.host, (unsigned)a->u.tcp.port);
+            return -1;
+        n = hvrpc_address_format(a, buf, size);
+        break;
+    case HVRPC_ADDR_VSOCK:
+        if (a->u.vsock.port == HVRPC_VSOCK_PORT_ANY)
+            return -1;
+        if (a->u.vsock.cid == HVRPC_VSOCK_CID_ANY) {
+            hvrpc_address local = *a;
+            local.u.vsock.cid = HVRPC_VSOCK_CID_LOCAL;
+            n = hvrpc_address_format(&local, buf, size);
+        } else {
+            n = hvrpc_address_format(a, buf, size);
+        }
         break;
     default:
-        return -1;
+        n = hvrpc_address_format(a, buf, size);
+        break;
     }
     return n < 0 || (size_t)n >= size ? -1 : n;
 }
@@ -131,15 +139,17 @@ __attribute__((noreturn)) static void child_main(const server_proc_options *o,
         hvrpc_server_free(srv);
         exit(2);
     }
-    char uri[192];
+    char uri[192], bound[192];
     const hvrpc_address *a = hvrpc_endpoint_address(ep);
-    if (!a || format_uri(a, uri, sizeof uri) < 0) {
+    int bn = a ? hvrpc_address_format(a, bound, sizeof bound) : -1;
+    if (!a || format_uri(a, uri, sizeof uri) < 0 || bn < 0 ||
+        (size_t)bn >= sizeof bound) {
         child_report(wfd, "ERR hvrpc_endpoint_address(%s): no usable address",
                      listen_uri);
         hvrpc_server_free(srv);
         exit(2);
     }
-    child_report(wfd, "OK %s", uri);
+    child_report(wfd, "OK %s %s", uri, bound);
 
     /* SIGTERM was blocked before the fork, so every server thread has it
      * blocked too and only this sigwait() receives it. */
@@ -162,7 +172,13 @@ int server_proc_start(server_proc *sp, const server_proc_options *o, char *err,
     sp->report_fd = -1;
 
     char listen_uri[192];
-    if (strcmp(o->transport, "unix") == 0) {
+    if (o->listen_uri) {
+        if (strlen(o->listen_uri) >= sizeof listen_uri) {
+            snprintf(err, err_size, "listen address too long");
+            return -1;
+        }
+        snprintf(listen_uri, sizeof listen_uri, "%s", o->listen_uri);
+    } else if (strcmp(o->transport, "unix") == 0) {
         snprintf(sp->dir, sizeof sp->dir, "/tmp/hvrpc-integ-XXXXXX");
         if (!mkdtemp(sp->dir)) {
             snprintf(err, err_size, "mkdtemp: %s", strerror(errno));
@@ -173,6 +189,8 @@ int server_proc_start(server_proc *sp, const server_proc_options *o, char *err,
                  SOCK_NAME);
     } else if (strcmp(o->transport, "tcp") == 0) {
         snprintf(listen_uri, sizeof listen_uri, "tcp://127.0.0.1:0");
+    } else if (strcmp(o->transport, "vsock") == 0) {
+        snprintf(listen_uri, sizeof listen_uri, "vsock://any:any");
     } else {
         snprintf(err, err_size, "unknown transport \"%s\"", o->transport);
         return -1;
@@ -207,7 +225,7 @@ int server_proc_start(server_proc *sp, const server_proc_options *o, char *err,
     sp->pid = pid;
     sp->report_fd = p[0];
 
-    /* One line: "OK <uri>" or "ERR <reason>". */
+    /* One line: "OK <client uri> <listen uri>" or "ERR <reason>". */
     char line[512];
     size_t n = 0;
     int64_t deadline = mono_ms() + REPORT_TIMEOUT_MS;
@@ -232,9 +250,14 @@ int server_proc_start(server_proc *sp, const server_proc_options *o, char *err,
     char *nl = strchr(line, '\n');
     if (nl)
         *nl = '\0';
-    if (nl && strncmp(line, "OK ", 3) == 0 &&
-        strlen(line + 3) < sizeof sp->uri) {
-        snprintf(sp->uri, sizeof sp->uri, "%s", line + 3);
+    char *sep = nl ? strchr(line + 3, ' ') : NULL;
+    if (nl && strncmp(line, "OK ", 3) == 0 && sep &&
+        (size_t)(sep - (line + 3)) < sizeof sp->uri &&
+        strlen(sep + 1) < sizeof sp->listen_uri) {
+        size_t ulen = (size_t)(sep - (line + 3));
+        memcpy(sp->uri, line + 3, ulen);
+        sp->uri[ulen] = '\0';
+        memcpy(sp->listen_uri, sep + 1, strlen(sep + 1) + 1);
         return 0;
     }
     snprintf(err, err_size, "server child: %s",

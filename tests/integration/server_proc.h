@@ -3,7 +3,9 @@
  *
  * server_proc_start() forks a child that creates a server, listens on a
  * fresh address of the chosen transport (a unix socket in a mkdtemp
- * directory, or tcp://127.0.0.1:0), registers the built-in echo service,
+ * directory, tcp://127.0.0.1:0, or vsock://any:any: VMADDR_CID_ANY and a
+ * port the kernel picks; clients then connect to CID 1, vsock_loopback) or
+ * on the address given, registers the built-in echo service,
  * starts it and reports the address it really listens on through a pipe.
  * The child then serves until it receives SIGTERM, which makes it call
  * hvrpc_server_stop() and hvrpc_server_free() and exit with status 0 (under
@@ -23,9 +25,15 @@
 #include <sys/types.h>
 
 typedef struct server_proc_options {
-    const char *transport; /* "unix" or "tcp" */
-    unsigned workers;      /* handler threads; 0: the server's default */
-    uint32_t max_frame;    /* frame data limit; 0: the server's default */
+    const char *transport; /* "unix", "tcp" or "vsock" */
+    /* Listen here instead of a fresh address of the transport (transport
+     * is then ignored). The reported uri is where a client connects:
+     * vsock CID any becomes CID 1 (local); a hybrid vsock listener is
+     * reported as the hybrid+vsock URI it binds (clients reach it through
+     * a VMM, not directly). */
+    const char *listen_uri;
+    unsigned workers;   /* handler threads; 0: the server's default */
+    uint32_t max_frame; /* frame data limit; 0: the server's default */
 } server_proc_options;
 
 typedef struct server_proc {
@@ -34,7 +42,10 @@ typedef struct server_proc {
     int wait_status; /* its waitpid() status, once reaped */
     int report_fd;   /* read end of the child's pipe, -1 when closed */
     char dir[64];    /* unix: the mkdtemp directory, "" otherwise */
-    char uri[192];   /* the address the server listens on */
+    char uri[192];   /* the address a client connects to */
+    /* The address the server listens on, resolved: vsock://any:1234,
+     * tcp://127.0.0.1:4321. */
+    char listen_uri[192];
 } server_proc;
 
 /* Starts the child and waits (up to 10 s) for its report. Returns 0 with

@@ -3,7 +3,7 @@
  * process: payload round trips, metadata, error statuses, deadlines,
  * unknown services and methods, 200 concurrent calls on one connection.
  *
- * Usage: test_echo unix|tcp
+ * Usage: test_echo unix|tcp|vsock
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,8 +20,38 @@ static const char *transport;
 
 /* --- 1. unary round trips -------------------------------------------- */
 
+/* "PREFIX<port>" with a port in [min, max]; says what is wrong. */
+static void check_peer_port(const char *peer, const char *prefix,
+                            unsigned long min, unsigned long max)
+{
+    size_t plen = strlen(prefix);
+    int prefix_ok = peer && strncmp(peer, prefix, plen) == 0;
+    if (!prefix_ok)
+        fprintf(stderr, "peer \"%s\" does not start with \"%s\"\n",
+                peer ? peer : "(null)", prefix);
+    CHECK(prefix_ok);
+    if (!prefix_ok)
+        return;
+    const char *p = peer + plen;
+    char *end = NULL;
+    unsigned long port = strtoul(p, &end, 10);
+    int port_ok = *p >= '1' && *p <= '9' && end && *end == '\0' &&
+                  port >= min && port <= max;
+    if (!port_ok)
+        fprintf(stderr, "peer \"%s\": no port in [%lu, %lu] after the prefix\n",
+                peer, min, max);
+    CHECK(port_ok);
+}
+
 static void check_peer(const char *peer)
 {
+    if (strcmp(transport, "vsock") == 0) {
+        /* vsock:1:<the client's port>: the kernel binds a connecting
+         * socket to a port above the reserved ones (1023) and never to
+         * VMADDR_PORT_ANY. test_raw checks the exact port. */
+        check_peer_port(peer, "vsock:1:", 1024, 0xFFFFFFFEul);
+        return;
+    }
     if (strcmp(transport, "unix") == 0) {
         /* SO_PEERCRED of this process (peer.h gives the format). */
         char want[128];
@@ -31,20 +61,7 @@ static void check_peer(const char *peer)
         return;
     }
     /* tcp:127.0.0.1:<the client's ephemeral port> */
-    static const char prefix[] = "tcp:127.0.0.1:";
-    char head[sizeof prefix];
-    snprintf(head, sizeof head, "%s", peer ? peer : "");
-    CHECK_STR(head, prefix);
-    const char *p = peer && strlen(peer) >= sizeof prefix - 1
-                        ? peer + sizeof prefix - 1
-                        : "";
-    char *end = NULL;
-    unsigned long port = strtoul(p, &end, 10);
-    int port_ok = *p >= '1' && *p <= '9' && end && *end == '\0' && port >= 1 &&
-                  port <= 65535;
-    if (!port_ok)
-        fprintf(stderr, "peer \"%s\": no port after the prefix\n", peer);
-    CHECK(port_ok);
+    check_peer_port(peer, "tcp:127.0.0.1:", 1, 65535);
 }
 
 static void test_unary(const char *uri)
@@ -103,11 +120,13 @@ static void test_unary(const char *uri)
               HVRPC_OK);
     r = echo_resp_decode(buf.data, buf.len);
     CHECK(echo_resp_payload_is(r, data, sizeof data));
+    integ_count_calls(r != NULL);
     echo_resp_free(r);
     hvrpc_buf_free(&buf);
     CHECK_INT(hvrpc_client_call(c, ECHO_SERVICE, ECHO_METHOD, bytes, len, NULL,
                                 NULL, &st),
               HVRPC_OK);
+    integ_count_calls(st.code == HVRPC_OK);
     free(bytes);
     hvrpc_client_free(c);
 }
@@ -178,6 +197,7 @@ static void test_fail(const char *uri)
         CHECK_INT(integ_echo(c, &req, NULL, &r, &st), cases[i].code);
         CHECK_INT(st.code, cases[i].code);
         CHECK_STR(st.message, cases[i].message);
+        integ_count_calls(st.code == cases[i].code);
         CHECK(r == NULL);
         echo_resp_free(r);
     }
@@ -215,6 +235,7 @@ static void par_done(const hvrpc_status *st, const uint8_t *resp, size_t len,
     p->code = st->code;
     p->completions++;
     p->t_done = integ_now_ms();
+    integ_count_calls(st->code == HVRPC_OK);
     integ_waiter_add(p->w, 1);
 }
 
@@ -351,6 +372,7 @@ static void test_unimplemented(const char *uri)
                     hvrpc_code_name(code), st.message);
         CHECK_INT(code, HVRPC_UNIMPLEMENTED);
         CHECK_INT(st.code, HVRPC_UNIMPLEMENTED);
+        integ_count_calls(code == HVRPC_UNIMPLEMENTED);
         hvrpc_buf_free(&buf);
     }
     free(bytes);
@@ -405,6 +427,7 @@ static void conc_record(conc_state *s, int id, hvrpc_code code,
         if (echo_resp_payload_is(r, want, want_len))
             atomic_fetch_add(&s->matched[id], 1);
         echo_resp_free(r);
+        integ_count_calls(1);
     }
     atomic_store(&s->last_code[id], (int)code);
     atomic_fetch_add(&s->completions[id], 1);
@@ -543,5 +566,6 @@ int main(int argc, char **argv)
         CHECK_INT(server_proc_stop(&sp, 10000), 0);
     }
     server_proc_cleanup(&sp);
+    integ_report_calls(transport);
     return check_done();
 }

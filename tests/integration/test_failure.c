@@ -8,7 +8,7 @@
  * - stopped (SIGTERM -> hvrpc_server_stop + hvrpc_server_free): the same
  *   for the client, and the server process exits 0.
  *
- * Usage: test_failure unix|tcp
+ * Usage: test_failure unix|tcp|vsock
  */
 #include <pthread.h>
 #include <signal.h>
@@ -225,5 +225,6 @@ int main(int argc, char **argv)
         return 2;
     test_server_goes(SIGKILL);
     test_server_goes(SIGTERM);
+    integ_report_calls(transport);
     return check_done();
 }

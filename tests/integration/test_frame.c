@@ -12,7 +12,7 @@
  *   sent (shown against a server that would accept it);
  * - a reply over the limit: RESOURCE_EXHAUSTED, the connection goes on.
  *
- * Usage: test_frame unix|tcp
+ * Usage: test_frame unix|tcp|vsock
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,5 +249,6 @@ int main(int argc, char **argv)
     with_server(0, test_default_server, buf, n);
     with_server(BIG_FRAME, test_big_server, buf, n);
     free(buf);
+    integ_report_calls(transport);
     return check_done();
 }

@@ -8,9 +8,13 @@
  * - a frame announcing 4 MiB + 1, its bytes trickled in small chunks:
  *   RESOURCE_EXHAUSTED on that stream, its bytes discarded (they hold
  *   well-formed frames that must not be acted on), the connection stays;
- * - a valid request sent one byte at a time is answered.
+ * - a valid request sent one byte at a time is answered;
+ * - the peer identity on both ends of the plain socket: the server names
+ *   this socket's own address (vsock:1:<our port>, tcp:127.0.0.1:<our
+ *   port>, our unix credentials) and the socket's peer is the address the
+ *   server listens on.
  *
- * Usage: test_raw unix|tcp
+ * Usage: test_raw unix|tcp|vsock
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +30,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <linux/vm_sockets.h>
+
 #include "check.h"
 #include "integ_util.h"
 #include "server_proc.h"
@@ -39,6 +45,8 @@
 #define CHUNK         1021 /* small, and aligned with nothing */
 
 static const char *transport;
+/* The peer the echo service named in the last OK response read. */
+static char last_peer[128];
 
 /* --- plain socket I/O ------------------------------------------------ */
 
@@ -84,6 +92,18 @@ static int raw_connect(const char *uri)
         int one = 1;
         if (fd >= 0)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    } else if (a.kind == HVRPC_ADDR_VSOCK) {
+        struct sockaddr_vm svm;
+        memset(&svm, 0, sizeof svm);
+        svm.svm_family = AF_VSOCK;
+        svm.svm_cid = a.u.vsock.cid;
+        svm.svm_port = a.u.vsock.port;
+        fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&svm, sizeof svm) != 0) {
+            fprintf(stderr, "connect %s: %s\n", uri, strerror(errno));
+            close(fd);
+            return -1;
+        }
     }
     if (fd >= 0)
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -265,9 +285,14 @@ static int expect_response(int fd, uint32_t stream, hvrpc_code code,
     CHECK_INT(got_stream, stream);
     CHECK(r != NULL);
     CHECK_INT(got_code, code);
+    if (h[8] == TYPE_RESPONSE && got_stream == stream && r &&
+        got_code == (int)code)
+        integ_count_calls(1);
     if (r && code == HVRPC_OK && text) {
         echo_resp *e = echo_resp_decode(r->payload.data, r->payload.len);
         CHECK(echo_resp_payload_is(e, text, strlen(text)));
+        snprintf(last_peer, sizeof last_peer, "%s",
+                 e && e->peer ? e->peer : "");
         echo_resp_free(e);
     }
     if (r)
@@ -309,7 +334,48 @@ static int send_oversized(int fd, uint32_t stream)
     return rc;
 }
 
-static void test_raw(const char *uri)
+/* Both ends of fd, connected to the server listening on listen_uri: the
+ * server's view (last_peer, from the echo reply) is this socket's own
+ * address, and this socket's peer is the listener's address. */
+static void check_identity(int fd, const char *listen_uri)
+{
+    hvrpc_address listen;
+    hvrpc_status st;
+    CHECK_INT(hvrpc_address_parse(listen_uri, &listen, &st), HVRPC_OK);
+    char want[160];
+    want[0] = '\0';
+    if (strcmp(transport, "vsock") == 0) {
+        struct sockaddr_vm self, peer;
+        socklen_t sl = sizeof self, pl = sizeof peer;
+        CHECK_INT(getsockname(fd, (struct sockaddr *)&self, &sl), 0);
+        CHECK_INT(getpeername(fd, (struct sockaddr *)&peer, &pl), 0);
+        /* The client lives on CID 1 (vsock_loopback): that is what the
+         * kernel tells the server, with the port it bound us to. */
+        snprintf(want, sizeof want, "vsock:1:%u", (unsigned)self.svm_port);
+        CHECK_INT(peer.svm_cid, HVRPC_VSOCK_CID_LOCAL);
+        CHECK_INT(peer.svm_port, listen.u.vsock.port);
+        CHECK(self.svm_port != HVRPC_VSOCK_PORT_ANY);
+        fprintf(stderr,
+                "vsock: we are port %u, the server at %u:%u says "
+                "\"%s\"\n",
+                (unsigned)self.svm_port, (unsigned)peer.svm_cid,
+                (unsigned)peer.svm_port, last_peer);
+    } else if (strcmp(transport, "tcp") == 0) {
+        struct sockaddr_in self, peer;
+        socklen_t sl = sizeof self, pl = sizeof peer;
+        CHECK_INT(getsockname(fd, (struct sockaddr *)&self, &sl), 0);
+        CHECK_INT(getpeername(fd, (struct sockaddr *)&peer, &pl), 0);
+        snprintf(want, sizeof want, "tcp:127.0.0.1:%u",
+                 (unsigned)ntohs(self.sin_port));
+        CHECK_INT(ntohs(peer.sin_port), listen.u.tcp.port);
+    } else {
+        snprintf(want, sizeof want, "unix:uid=%u,gid=%u,pid=%d",
+                 (unsigned)geteuid(), (unsigned)getegid(), (int)getpid());
+    }
+    CHECK_STR(last_peer, want);
+}
+
+static void test_raw(const char *uri, const char *listen_uri)
 {
     fprintf(stderr, "-- raw frames (%s)\n", transport);
     int fd = raw_connect(uri);
@@ -323,6 +389,7 @@ static void test_raw(const char *uri)
     CHECK_INT(send_echo(fd, 1, "raw-1", 0), 0);
     if (expect_response(fd, 1, HVRPC_OK, "raw-1", "stream 1") != 0)
         goto out;
+    check_identity(fd, listen_uri);
 
     /* An even stream id. */
     CHECK_INT(send_echo(fd, 2, "raw-2", 0), 0);
@@ -392,9 +459,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
     CHECK(started);
     if (started) {
-        test_raw(sp.uri);
+        test_raw(sp.uri, sp.listen_uri);
         CHECK_INT(server_proc_stop(&sp, 10000), 0);
     }
     server_proc_cleanup(&sp);
+    integ_report_calls(transport);
     return check_done();
 }

@@ -6,7 +6,12 @@
  * ttrpc client, tests/interop/go/ttrpc-peer) as a child process. The child
  * prints one line per check and exits 0 when all passed.
  *
- * usage: test_go_client PATH/TO/ttrpc-peer
+ * With `vsock` the server listens on vsock://any:any (VMADDR_CID_ANY, a
+ * port the kernel picks) and the Go client dials CID 1: run that way in
+ * the QEMU guest of tests/vm (vsock_loopback). The Go client then checks
+ * the peer identity our server reports: exactly vsock:1:<its own port>.
+ *
+ * usage: test_go_client PATH/TO/ttrpc-peer [unix|vsock]
  */
 #include <stdio.h>
 #include <string.h>
@@ -37,14 +42,16 @@ int main(int argc, char **argv)
     peer_proc peer = PEER_PROC_INIT;
     char desc[64];
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PATH/TO/ttrpc-peer\n", argv[0]);
+    bool vsock = argc == 3 && strcmp(argv[2], "vsock") == 0;
+    if (argc < 2 || argc > 3 ||
+        (argc == 3 && !vsock && strcmp(argv[2], "unix"))) {
+        fprintf(stderr, "usage: %s PATH/TO/ttrpc-peer [unix|vsock]\n", argv[0]);
         return 2;
     }
     if (peer_tmpdir(dir, sizeof dir) != 0)
         return 1;
     snprintf(sock, sizeof sock, "%s/echo.sock", dir);
-    snprintf(uri, sizeof uri, "unix://%s", sock);
+    snprintf(uri, sizeof uri, vsock ? "vsock://any:any" : "unix://%s", sock);
 
     hvrpc_server_options_init(&opts);
     opts.log = log_to_stderr;
@@ -57,11 +64,25 @@ int main(int argc, char **argv)
     }
     if (check_failures == 0)
         CHECK_INT(hvrpc_server_start(srv, &st), HVRPC_OK);
+    /* Where the Go client dials: the socket path, or CID 1 and the port
+     * the kernel picked for our listener. */
+    char target[200];
+    snprintf(target, sizeof target, "%s", sock);
+    if (check_failures == 0 && vsock) {
+        const hvrpc_address *a = hvrpc_endpoint_address(ep);
+        CHECK(a && a->kind == HVRPC_ADDR_VSOCK &&
+              a->u.vsock.port != HVRPC_VSOCK_PORT_ANY);
+        if (a)
+            snprintf(target, sizeof target, "vsock://1:%u",
+                     (unsigned)a->u.vsock.port);
+        fprintf(stderr, "our server listens on vsock://any:%u\n",
+                a ? (unsigned)a->u.vsock.port : 0u);
+    }
     if (check_failures != 0) {
         fprintf(stderr, "server setup failed: %s: %s\n",
                 hvrpc_code_name(st.code), st.message);
     } else {
-        char *args[] = {argv[1], "check", sock, NULL};
+        char *args[] = {argv[1], "check", target, NULL};
 
         CHECK_INT(peer_proc_start(&peer, args, false), 0);
         if (peer.pid > 0) {

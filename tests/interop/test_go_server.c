@@ -8,9 +8,15 @@
  * full even past the caller's deadline, so its late answers also check
  * that our client drops a response for a call it has already ended.
  *
- * usage: test_go_server PATH/TO/ttrpc-peer
+ * With `vsock` the Go server listens on vsock://any:GO_VSOCK_PORT and our
+ * client connects to CID 1: run that way in the QEMU guest of tests/vm
+ * (vsock_loopback). The program ends with "calls answered: N over T", the
+ * calls that came back OK (the VM suite adds these up).
+ *
+ * usage: test_go_server PATH/TO/ttrpc-peer [unix|vsock]
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +37,12 @@
  * never answers fails the test instead of hanging it. */
 #define CALL_TIMEOUT_MS 10000
 #define N_ASYNC         50
+/* The Go server's vsock port in the guest (a fixed one: the guest is
+ * ours alone). */
+#define GO_VSOCK_PORT 27611u
+
+/* Calls that came back OK. */
+static atomic_int answered;
 
 static hvrpc_call_options call_opts(uint32_t timeout_ms,
                                     const hvrpc_metadata *md, size_t n_md)
@@ -79,6 +91,7 @@ static hvrpc_code call_echo(hvrpc_client *c, const char *service,
     free(buf);
     CHECK_INT(st->code, code);
     if (code == HVRPC_OK) {
+        atomic_fetch_add(&answered, 1);
         *out =
             hvrpc__echo__v1__echo_response__unpack(NULL, resp.len, resp.data);
         CHECK(*out != NULL);
@@ -421,6 +434,8 @@ static void async_done(const hvrpc_status *st, const uint8_t *resp, size_t len,
             hvrpc__echo__v1__echo_response__unpack(NULL, len, resp);
         char want[32];
 
+        atomic_fetch_add(&answered, 1);
+
         async_payload(i, want, sizeof want);
         if (r) {
             ok = r->payload.len == strlen(want) &&
@@ -564,17 +579,27 @@ int main(int argc, char **argv)
     hvrpc_client *client = NULL;
     hvrpc_status st;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PATH/TO/ttrpc-peer\n", argv[0]);
+    bool vsock = argc == 3 && strcmp(argv[2], "vsock") == 0;
+    char serve_at[200];
+
+    if (argc < 2 || argc > 3 ||
+        (argc == 3 && !vsock && strcmp(argv[2], "unix"))) {
+        fprintf(stderr, "usage: %s PATH/TO/ttrpc-peer [unix|vsock]\n", argv[0]);
         return 2;
     }
     if (peer_tmpdir(dir, sizeof dir) != 0)
         return 1;
     snprintf(sock, sizeof sock, "%s/go.sock", dir);
-    snprintf(uri, sizeof uri, "unix://%s", sock);
+    if (vsock) {
+        snprintf(serve_at, sizeof serve_at, "vsock://any:%u", GO_VSOCK_PORT);
+        snprintf(uri, sizeof uri, "vsock://local:%u", GO_VSOCK_PORT);
+    } else {
+        snprintf(serve_at, sizeof serve_at, "%s", sock);
+        snprintf(uri, sizeof uri, "unix://%s", sock);
+    }
 
     {
-        char *args[] = {argv[1], "serve", sock, NULL};
+        char *args[] = {argv[1], "serve", serve_at, NULL};
 
         CHECK_INT(peer_proc_start(&peer, args, true), 0);
     }
@@ -620,5 +645,7 @@ int main(int argc, char **argv)
     peer_proc_stop(&peer, 5000);
     unlink(sock);
     CHECK_INT(rmdir(dir), 0);
+    fprintf(stderr, "calls answered: %d over %s\n", atomic_load(&answered),
+            vsock ? "vsock" : "unix");
     return check_done();
 }

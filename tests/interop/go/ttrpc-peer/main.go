@@ -1,15 +1,18 @@
 // ttrpc-peer: a real ttrpc peer (containerd's Go ttrpc) for hvrpc's
 // interop tests.
 //
-//	ttrpc-peer serve SOCKPATH   serve hvrpc.echo.v1.Echo on a unix socket;
+//	ttrpc-peer serve ADDR       serve hvrpc.echo.v1.Echo at ADDR: a unix
+//	                            socket path, or vsock://CID:PORT (CID a
+//	                            number, any or local; see addr.go);
 //	                            prints READY once listening, exits 0 on
 //	                            SIGTERM / SIGINT. Test-only extension: with
 //	                            request metadata x-hvrpc-report-deadline,
 //	                            the response metadata also carries
 //	                            x-hvrpc-deadline-ms (ms left, or "none")
-//	ttrpc-peer check SOCKPATH   call the hvrpc.echo.v1.Echo server at
-//	                            SOCKPATH; one line per check ("ok NAME" or
-//	                            "FAIL NAME: detail"); exit 1 if any failed
+//	ttrpc-peer check ADDR       call the hvrpc.echo.v1.Echo server at
+//	                            ADDR; one line per check ("ok NAME" or
+//	                            "FAIL NAME: detail"), then "calls answered:
+//	                            N over unix|vsock"; exit 1 if any failed
 //	ttrpc-peer decode-request   read a binary EchoRequest on stdin, print
 //	                            its fields (checks our Go types against
 //	                            protoc --encode)
@@ -17,6 +20,8 @@
 //	                            protoc --decode)
 //
 // Build offline: GO111MODULE=off GOPATH=/usr/share/gocode go build
+// (needs golang-github-containerd-ttrpc-dev and
+// golang-github-mdlayher-vsock-dev)
 package main
 
 import (
@@ -28,7 +33,7 @@ import (
 )
 
 func usage() int {
-	fmt.Fprintln(os.Stderr, "usage: ttrpc-peer serve SOCKPATH | check SOCKPATH | decode-request | encode-response")
+	fmt.Fprintln(os.Stderr, "usage: ttrpc-peer serve ADDR | check ADDR | decode-request | encode-response (ADDR: a unix socket path or vsock://CID:PORT)")
 	return 2
 }
 

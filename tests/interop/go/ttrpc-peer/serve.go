@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -68,9 +67,15 @@ func echo(ctx context.Context, unmarshal func(interface{}) error) (interface{}, 
 	return resp, nil
 }
 
-// serve runs a Go ttrpc server on the unix socket sockPath until SIGTERM or
-// SIGINT. It prints READY on stdout once the socket is listening.
-func serve(sockPath string) int {
+// serve runs a Go ttrpc server at addr (a unix socket path or
+// vsock://CID:PORT) until SIGTERM or SIGINT. It prints READY on stdout once
+// it is listening.
+func serve(addr string) int {
+	a, err := parseAddr(addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ttrpc-peer: %v\n", err)
+		return 2
+	}
 	srv, err := ttrpc.NewServer()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ttrpc-peer: new server: %v\n", err)
@@ -78,10 +83,9 @@ func serve(sockPath string) int {
 	}
 	srv.Register(echoService, map[string]ttrpc.Method{echoMethod: echo})
 
-	_ = os.Remove(sockPath) // a stale socket from an earlier run
-	l, err := net.Listen("unix", sockPath)
+	l, err := listenAddr(a)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ttrpc-peer: listen %s: %v\n", sockPath, err)
+		fmt.Fprintf(os.Stderr, "ttrpc-peer: listen %s: %v\n", a, err)
 		return 1
 	}
 

@@ -1,0 +1,382 @@
+#!/usr/bin/env bash
+# vm.sh - boot a throwaway QEMU guest made from Debian's packages and run
+# hvrpc's programs inside it, over real AF_VSOCK (vsock_loopback, CID 1).
+#
+#   tests/vm/vm.sh SUITE CACHE_DIR
+#
+# SUITE (written by tests/vm/CMakeLists.txt) has one step per line:
+#   run|NAME|TIMEOUT_S|EXPECT|SHOW|COMMAND   run COMMAND in the guest
+#   copy|PATH                                 put PATH (file or directory)
+#                                             into the guest too
+# Every absolute path in a COMMAND that exists here is copied into the
+# guest at the same path; dynamically linked programs bring the libraries
+# ldd names and the loader, so the guest runs the very binaries of the
+# build (the plain build: ASan's shadow memory does not fit the guest).
+#
+# The guest: Debian's cloud kernel (the linux-image-*-cloud-amd64 that
+# linux-image-cloud-amd64 depends on, fetched with apt-get download and
+# unpacked with dpkg -x), its modules vsock, vmw_vsock_virtio_transport_common
+# and vsock_loopback, busybox, and tests/vm/guest-init.sh as /init. It
+# boots under qemu-system-x86_64 -accel tcg, runs the steps, prints result
+# lines on the serial console and powers off; this script checks them.
+#
+# Cached under CACHE_DIR: the kernel package, kernel and modules, and the
+# base initramfs (busybox + modules); only the programs are packed anew
+# on each run.
+#
+# Exit status: 0 all steps passed; 1 a step failed, the guest panicked,
+# a result is missing or the guest ran out of time (the console tail is
+# printed); 77 SKIPPED (QEMU or busybox missing, the kernel package cannot
+# be fetched), with the reason.
+#
+# Environment: HVRPC_VM_SMP (vCPUs, default 1), HVRPC_VM_MEM (MiB, 512),
+# HVRPC_VM_TIMEOUT (seconds for the whole boot; default the sum of the
+# steps' limits + 60, at most 900), HVRPC_VM_KERNEL_DEB (a local kernel
+# .deb instead of apt-get download), HVRPC_VM_VERBOSE=1 (stream the console).
+set -u -o pipefail
+
+SKIP=77
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+suite=${1:-}
+cache=${2:-}
+if [ -z "$suite" ] || [ -z "$cache" ] || [ ! -f "$suite" ]; then
+    echo "usage: $0 SUITE CACHE_DIR" >&2
+    exit 2
+fi
+smp=${HVRPC_VM_SMP:-1}
+mem=${HVRPC_VM_MEM:-512}
+meta_pkg=linux-image-cloud-amd64
+modules=(vsock vmw_vsock_virtio_transport_common vsock_loopback)
+
+work=
+qemu_pid=
+t_start=$(date +%s%N)
+
+cleanup() {
+    if [ -n "$qemu_pid" ]; then
+        kill -KILL "$qemu_pid" 2>/dev/null
+        wait "$qemu_pid" 2>/dev/null
+    fi
+    [ -n "$work" ] && rm -rf "$work/payload"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+skip() {
+    echo "SKIPPED: $*"
+    exit $SKIP
+}
+
+die() {
+    echo "vm: FAILED: $*"
+    exit 1
+}
+
+log() {
+    echo "vm: $*"
+}
+
+ms_since() { # START_NS
+    echo $((($(date +%s%N) - $1) / 1000000))
+}
+
+secs() { # MS -> "1.234"
+    printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+}
+
+# --- what the host needs -----------------------------------------------
+
+qemu=$(command -v qemu-system-x86_64) ||
+    skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+busybox=$(command -v busybox) ||
+    skip "busybox not found (apt-get install busybox-static)"
+for tool in cpio:cpio gzip:gzip dpkg-deb:dpkg ldd:libc-bin; do
+    command -v "${tool%:*}" >/dev/null ||
+        skip "${tool%:*} not found (apt-get install ${tool#*:})"
+done
+
+mkdir -p "$cache" || die "cannot create $cache"
+cache=$(cd "$cache" && pwd)
+work=$cache/run
+mkdir -p "$work"
+
+# --- the kernel and its vsock modules (cached) --------------------------
+
+# The "depends=" field of a module's .modinfo section.
+module_depends() { # FILE.ko
+    tr '\0' '\n' <"$1" | sed -n 's/^depends=//p' | head -n 1 | tr ',' ' '
+}
+
+# Puts module NAME (and first what it depends on) into $kdir/modules as a
+# plain .ko, appending to the load order. Modules may ship compressed.
+add_module() { # ROOT RELEASE NAME
+    local root=$1 release=$2 name=$3 f dep out
+    grep -qxF "$name.ko" "$kdir/modules/order" 2>/dev/null && return 0
+    f=$(find "$root/lib/modules/$release" \( -name "$name.ko" -o -name "$name.ko.xz" \
+        -o -name "$name.ko.zst" -o -name "$name.ko.gz" \) | head -n 1)
+    [ -n "$f" ] || return 1
+    out=$kdir/modules/$name.ko
+    case $f in
+    *.xz) xz -dc "$f" >"$out" 2>/dev/null || "$busybox" xzcat "$f" >"$out" || return 1 ;;
+    *.zst) zstd -dcq "$f" >"$out" || return 1 ;;
+    *.gz) gzip -dc "$f" >"$out" || return 1 ;;
+    *) cp "$f" "$out" || return 1 ;;
+    esac
+    for dep in $(module_depends "$out"); do
+        add_module "$root" "$release" "$dep" || return 1
+    done
+    echo "$name.ko" >>"$kdir/modules/order"
+}
+
+fetch_kernel() {
+    local deb pkg dl root release
+    if [ -n "${HVRPC_VM_KERNEL_DEB:-}" ]; then
+        deb=$HVRPC_VM_KERNEL_DEB
+        [ -f "$deb" ] || skip "HVRPC_VM_KERNEL_DEB=$deb does not exist"
+        pkg=$(dpkg-deb -f "$deb" Package) || skip "$deb is not a .deb"
+    else
+        command -v apt-cache >/dev/null && command -v apt-get >/dev/null ||
+            skip "apt-get not found: the guest kernel comes from Debian's $meta_pkg"
+        pkg=$(apt-cache depends "$meta_pkg" 2>/dev/null |
+            sed -n 's/^ *Depends: \(linux-image-[^ ]*-cloud-amd64\)$/\1/p' | head -n 1)
+        [ -n "$pkg" ] ||
+            skip "apt-cache does not know $meta_pkg (run apt-get update): no guest kernel"
+    fi
+    kdir=$cache/kernel/$pkg
+    [ -f "$kdir/ready" ] && return 0
+
+    log "preparing the guest kernel from $pkg (once; cached in $kdir)"
+    rm -rf "$kdir" && mkdir -p "$kdir/modules" || die "cannot create $kdir"
+    dl=$cache/download
+    rm -rf "$dl" && mkdir -p "$dl" || die "cannot create $dl"
+    if [ -z "${HVRPC_VM_KERNEL_DEB:-}" ]; then
+        # As root, apt would hand the download to its _apt user, who may not
+        # write here: download as root instead.
+        local sandbox=()
+        [ "$(id -u)" -eq 0 ] && sandbox=(-o APT::Sandbox::User=root)
+        if ! (cd "$dl" && apt-get download -q "${sandbox[@]}" "$pkg") \
+            >"$dl/apt.log" 2>&1; then
+            sed 's/^/    /' "$dl/apt.log" | tail -n 5
+            rm -rf "$kdir"
+            skip "apt-get download $pkg failed: no guest kernel"
+        fi
+        deb=$(ls "$dl"/*.deb 2>/dev/null | head -n 1)
+        [ -n "$deb" ] || skip "apt-get download $pkg left no .deb"
+    fi
+    root=$dl/root
+    dpkg-deb -x "$deb" "$root" || die "dpkg-deb -x $deb failed"
+    release=$(ls "$root/lib/modules" 2>/dev/null | head -n 1)
+    [ -n "$release" ] || die "$pkg holds no /lib/modules"
+    cp "$root/boot/vmlinuz-$release" "$kdir/vmlinuz" || die "$pkg holds no vmlinuz"
+    : >"$kdir/modules/order"
+    for m in "${modules[@]}"; do
+        add_module "$root" "$release" "$m" || die "$pkg lacks the module $m"
+    done
+    echo "$release" >"$kdir/release"
+    rm -rf "$dl"
+    touch "$kdir/ready"
+}
+
+# --- initramfs ------------------------------------------------------------
+
+# Copies host file F into the tree under DEST at the same path; for a
+# dynamically linked ELF file also the libraries ldd names and the loader.
+copy_in() { # DEST F
+    local dest=$1 f=$2 lib
+    [ -e "$dest$f" ] && return 0
+    if [ -d "$f" ]; then
+        mkdir -p "$dest$f" && cp -a "$f/." "$dest$f/"
+        return
+    fi
+    mkdir -p "$dest$(dirname "$f")"
+    cp -L "$f" "$dest$f" || return 1
+    # ELF magic, then ldd: "not a dynamic executable" lists nothing.
+    [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || return 0
+    for lib in $(ldd "$f" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p'); do
+        copy_in "$dest" "$lib" || return 1
+    done
+}
+
+build_base() { # -> $base
+    local stamp key applet d
+    key="$(cat "$kdir/release") $(stat -L -c '%s %Y' "$busybox")"
+    base=$cache/base.cpio.gz
+    stamp=$cache/base.stamp
+    [ -f "$base" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ] && return 0
+    d=$cache/base
+    rm -rf "$d" && mkdir -p "$d"/{bin,sbin,proc,sys,dev,tmp,root,etc,hvrpc/modules} ||
+        die "cannot create $d"
+    copy_in "$d" "$busybox" || die "cannot copy $busybox"
+    [ "$busybox" = /bin/busybox ] || cp -L "$busybox" "$d/bin/busybox"
+    for applet in $("$busybox" --list); do
+        [ -e "$d/bin/$applet" ] || ln -s busybox "$d/bin/$applet"
+    done
+    cp "$kdir"/modules/*.ko "$kdir/modules/order" "$d/hvrpc/modules/" ||
+        die "cannot copy the modules"
+    echo "root:x:0:0:root:/root:/bin/sh" >"$d/etc/passwd"
+    echo "root:x:0:" >"$d/etc/group"
+    (cd "$d" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1) \
+        >"$base.tmp" || die "cannot pack the base initramfs"
+    mv "$base.tmp" "$base"
+    echo "$key" >"$stamp"
+    rm -rf "$d"
+}
+
+build_payload() { # -> $payload
+    local d=$work/payload kind rest word
+    rm -rf "$d" && mkdir -p "$d/hvrpc" || die "cannot create $d"
+    cp "$here/guest-init.sh" "$d/init" && chmod 755 "$d/init" || die "no guest init"
+    cp "$suite" "$d/hvrpc/suite.txt" || die "cannot copy $suite"
+    while IFS='|' read -r kind rest; do
+        case $kind in
+        copy)
+            [ -e "$rest" ] || die "suite: $rest does not exist"
+            copy_in "$d" "$rest" || die "cannot copy $rest into the guest"
+            ;;
+        run)
+            # The command is the fifth field after the name.
+            for word in $(echo "$rest" | cut -d'|' -f5-); do
+                case $word in
+                /*) [ -f "$word" ] && { copy_in "$d" "$word" || die "cannot copy $word"; } ;;
+                esac
+            done
+            ;;
+        esac
+    done <"$suite"
+    payload=$work/payload.cpio
+    (cd "$d" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$payload" ||
+        die "cannot pack the payload"
+    rm -rf "$d"
+}
+
+# --- run -----------------------------------------------------------------
+
+fetch_kernel
+build_base
+t_prep=$(date +%s%N)
+build_payload
+# The kernel unpacks concatenated archives, but an uncompressed one must
+# start 4-byte aligned (zero bytes between archives are skipped).
+pad=$(((4 - $(stat -c %s "$base") % 4) % 4))
+{ cat "$base" && head -c "$pad" /dev/zero && cat "$payload"; } >"$work/initrd" ||
+    die "cannot write the initrd"
+prep_ms=$((($(date +%s%N) - t_start) / 1000000))
+
+names=()
+limit_sum=0
+while IFS='|' read -r kind name limit _; do
+    [ "$kind" = run ] || continue
+    names+=("$name")
+    limit_sum=$((limit_sum + limit))
+done <"$suite"
+[ ${#names[@]} -gt 0 ] || die "the suite $suite has no steps"
+bound=${HVRPC_VM_TIMEOUT:-$((limit_sum + 60))}
+[ "$bound" -gt 900 ] && bound=900
+
+console=$work/console.log
+log "booting $(cat "$kdir/release") under QEMU (TCG, ${smp} vCPU, ${mem} MiB): ${#names[@]} steps, at most ${bound} s"
+t_boot=$(date +%s%N)
+# -nographic: the serial console is QEMU's stdout. No network, no disk.
+"$qemu" -accel tcg -m "$mem" -smp "$smp" -nographic -no-reboot -nic none \
+    -kernel "$kdir/vmlinuz" -initrd "$work/initrd" \
+    -append "console=ttyS0 panic=-1 quiet" </dev/null >"$console" 2>&1 &
+qemu_pid=$!
+if [ "${HVRPC_VM_VERBOSE:-0}" = 1 ]; then
+    tail -n +1 -f "$console" --pid "$qemu_pid" &
+fi
+timed_out=0
+waited=0
+while kill -0 "$qemu_pid" 2>/dev/null; do
+    if [ "$(ms_since "$t_boot")" -ge $((bound * 1000)) ]; then
+        timed_out=1
+        kill -KILL "$qemu_pid" 2>/dev/null
+        break
+    fi
+    sleep 0.2
+done
+wait "$qemu_pid" 2>/dev/null
+qemu_status=$?
+qemu_pid=
+run_ms=$(ms_since "$t_boot")
+
+# The console, without carriage returns and terminal escapes.
+clean=$work/console.txt
+# A result line may follow firmware text that ended without a newline.
+tr -d '\r' <"$console" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g' |
+    sed 's/^.\{1,\}\(HVRPC-VM [A-Z-]* \)/\1/' >"$clean"
+
+field() { # LINE KEY
+    echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+print_output() { # NAME
+    sed -n "/^HVRPC-VM BEGIN-OUTPUT $1\$/,/^HVRPC-VM END-OUTPUT $1\$/p" "$clean" |
+        sed '1d;$d' | sed 's/^/    | /'
+}
+
+# The verdict, also kept in $work/summary.txt (the table, the calls, the
+# timings) for whoever wants it after a passing ctest run.
+report() {
+    problems=()
+    grep -q 'Kernel panic' "$clean" && problems+=("the guest kernel panicked")
+    fatal=$(sed -n 's/^HVRPC-VM FATAL //p' "$clean" | head -n 1)
+    [ -n "$fatal" ] && problems+=("guest: $fatal")
+    [ "$timed_out" = 1 ] && problems+=("the guest did not power off within ${bound} s (killed)")
+    booted=$(grep -m1 '^HVRPC-VM BOOTED' "$clean")
+    [ -z "$booted" ] && problems+=("the guest never reported BOOTED")
+
+    echo
+    printf '%-22s %-8s %8s %7s\n' STEP RESULT SECONDS CALLS
+    total_calls=0
+    for n in "${names[@]}"; do
+        line=$(grep -m1 "^HVRPC-VM RESULT name=$n " "$clean")
+        if [ -z "$line" ]; then
+            printf '%-22s %-8s\n' "$n" missing
+            problems+=("no result for $n")
+            continue
+        fi
+        st=$(field "$line" status)
+        c=$(field "$line" calls)
+        printf '%-22s %-8s %8s %7s\n' "$n" "$st" "$(field "$line" seconds)" "$c"
+        if [ "$st" = pass ]; then
+            total_calls=$((total_calls + c))
+        else
+            problems+=("$n: $st (exit $(field "$line" rc))")
+        fi
+    done
+    done_line=$(grep -m1 '^HVRPC-VM DONE' "$clean")
+    [ -z "$done_line" ] && problems+=("the guest never reported DONE")
+
+    # Steps marked show (the demo), and the output of every failed step.
+    while IFS='|' read -r kind name _ _ show _; do
+        [ "$kind" = run ] || continue
+        if [ "$show" = show ] || grep -q "^HVRPC-VM RESULT name=$name status=[^p]" "$clean"; then
+            if grep -q "^HVRPC-VM BEGIN-OUTPUT $name\$" "$clean"; then
+                echo
+                echo "-- output of $name (in the guest):"
+                print_output "$name"
+            fi
+        fi
+    done <"$suite"
+
+    echo
+    log "boot to first step: $(field "$booted" uptime) s guest time; whole run $(secs "$run_ms") s (QEMU TCG), preparation $(secs "$prep_ms") s"
+    if [ ${#problems[@]} -gt 0 ]; then
+        echo
+        echo "vm: QEMU exit status $qemu_status; last 40 console lines:"
+        grep -v '^HVRPC-VM \(BEGIN\|END\)-OUTPUT' "$clean" | tail -n 40 | sed 's/^/    /'
+        for p in "${problems[@]}"; do
+            echo "vm: FAILED: $p"
+        done
+        echo "vm: console log: $console"
+        return 1
+    fi
+    log "all ${#names[@]} steps passed; $total_calls calls crossed AF_VSOCK in the guest"
+    return 0
+}
+
+report >"$work/summary.txt"
+status=$?
+cat "$work/summary.txt"
+exit $status
