@@ -7,6 +7,7 @@
  * those run on that one thread, a pending entry is only ever freed there
  * (or in hvrpc_client_free, after the thread has been joined).
  */
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -53,11 +54,11 @@ struct hvrpc_client {
     hvrpc_status broken_why;
 };
 
-/* A blocking call waits on this, on its own stack. */
+/* A blocking call waits on this, on its own stack. A semaphore, not a
+ * condition variable: the waker posts once and never touches it again,
+ * and the woken caller need not fight for a mutex still held. */
 struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
+    sem_t done;
     hvrpc_status st;
     hvrpc_buf resp;
 };
@@ -158,7 +159,6 @@ static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
 {
     if (p->w) {
         waiter *w = p->w;
-        pthread_mutex_lock(&w->mu);
         w->st = *st;
         if (st->code == HVRPC_OK && len) {
             w->resp.data = hvrpc__malloc(len);
@@ -170,9 +170,7 @@ static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
                                  "out of memory for a %zu-byte response", len);
             }
         }
-        w->done = true;
-        pthread_cond_signal(&w->cv);
-        pthread_mutex_unlock(&w->mu);
+        sem_post(&w->done); /* w may be gone from here on */
     } else if (p->mdone) {
         complete_message(p, st, payload, len);
     } else {
@@ -504,17 +502,14 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
                                 "out of memory for a call");
     waiter w;
     memset(&w, 0, sizeof w);
-    pthread_mutex_init(&w.mu, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    sem_init(&w.done, 0, 0);
     p->w = &w;
     hvrpc_code code = start_call(c, service, method, pl, opts, p, st);
     if (code != HVRPC_OK) {
         hvrpc__free(p);
     } else {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.mu);
-        pthread_mutex_unlock(&w.mu);
+        while (sem_wait(&w.done) != 0)
+            ; /* EINTR */
         code = w.st.code;
         if (st)
             *st = w.st;
@@ -523,8 +518,7 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
         else
             hvrpc__free(w.resp.data);
     }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
+    sem_destroy(&w.done);
     return code;
 }
 

@@ -77,8 +77,8 @@ hvrpc_code hvrpc_client_connect_host(const hvrpc_service_info *svc,
                                      hvrpc_client **out, hvrpc_status *st)
 {
     char buf[SERVICE_URI_MAX];
-    const char *uri;
-    bool from_env;
+    const char *uri = NULL;
+    bool from_env = false;
     hvrpc_code c = service_uri(svc, false, buf, &uri, &from_env, st);
     if (c != HVRPC_OK)
         return c;
@@ -91,8 +91,8 @@ hvrpc_code hvrpc_server_listen_service(hvrpc_server *srv,
                                        hvrpc_endpoint **ep, hvrpc_status *st)
 {
     char buf[SERVICE_URI_MAX];
-    const char *uri;
-    bool from_env;
+    const char *uri = NULL;
+    bool from_env = false;
     hvrpc_code c = service_uri(svc, true, buf, &uri, &from_env, st);
     if (c != HVRPC_OK)
         return c;

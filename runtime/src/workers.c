@@ -10,8 +10,11 @@ static void *worker_main(void *arg)
     hvrpc__workers *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->head && !w->stop)
+        while (!w->head && !w->stop) {
+            w->idle++;
             pthread_cond_wait(&w->cv, &w->mu);
+            w->idle--;
+        }
         hvrpc__task *t = w->head;
         if (!t)
             break; /* stopping and drained */
@@ -56,8 +59,12 @@ void hvrpc__workers_push(hvrpc__workers *w, hvrpc__task *t)
     else
         w->head = t;
     w->tail = t;
-    pthread_cond_signal(&w->cv);
+    bool wake = w->idle > 0;
     pthread_mutex_unlock(&w->mu);
+    /* Signalled after unlocking, and only when a worker waits: a woken
+     * worker that found the mutex still held would block again at once. */
+    if (wake)
+        pthread_cond_signal(&w->cv);
 }
 
 void hvrpc__workers_stop(hvrpc__workers *w)

@@ -16,6 +16,7 @@ typedef struct hvrpc__workers {
     pthread_cond_t cv;
     hvrpc__task *head, *tail; /* FIFO of tasks to run */
     bool stop;
+    unsigned idle; /* workers waiting for a task */
     pthread_t *threads;
     unsigned n;
 } hvrpc__workers;
