@@ -4,8 +4,9 @@
 #   ./dev.sh demo    install what is missing, build, run the demo
 #                    (--vm: inside a QEMU guest, over real AF_VSOCK)
 #   ./dev.sh test    install what is missing, build (plain and ASan+UBSan),
-#                    run the whole test suite in both builds
-#   ./dev.sh deps | build | asan    the single steps
+#                    run the whole test suite in both builds, then build
+#                    the libFuzzer targets (clang) and run each briefly
+#   ./dev.sh deps | build | asan | fuzz    the single steps
 #
 # Runs on a fresh Debian 12 machine as root; everything comes from Debian's
 # packages. Warnings are errors in every build made here.
@@ -21,6 +22,9 @@ PACKAGES=(
   procps clang-format git valgrind
   qemu-system-x86 busybox-static cpio
   g++ libgrpc++-dev protobuf-compiler-grpc gnuplot-nox
+  libjansson-dev
+  clang libclang-rt-14-dev
+  gcc-mingw-w64-x86-64-posix wine wine64 dpkg-dev
 )
 
 deps() {
@@ -49,6 +53,11 @@ configure_build() { # DIR [cmake args...]
 
 build() { configure_build build; }
 asan() { configure_build build-asan -DHVRPC_SANITIZE=ON; }
+# libFuzzer targets (tests/fuzz) with clang, ASan+UBSan; only they build.
+fuzz() {
+  configure_build build-fuzz -DCMAKE_C_COMPILER=clang -DHVRPC_FUZZ=ON \
+    -DHVRPC_INTEROP=OFF -DHVRPC_BUILD_BENCH=OFF
+}
 
 run_tests() { # DIR
   # halt_on_error: a sanitizer report fails the test that caused it.
@@ -60,6 +69,7 @@ case "${1:-}" in
   deps) deps ;;
   build) deps; build ;;
   asan) deps; asan ;;
+  fuzz) deps; fuzz ;;
   demo) deps; build; tools/demo.sh ${2:+"$2"} build/tools/hvrpc/hvrpc ;;
   test)
     deps
@@ -69,10 +79,13 @@ case "${1:-}" in
     cat build/tests/vm/cache/run/summary.txt 2>/dev/null || true
     asan
     run_tests build-asan
-    echo "dev.sh: all tests passed (plain and ASan+UBSan builds)"
+    # Each fuzz target for HVRPC_FUZZ_SECONDS (15) on its committed corpus.
+    fuzz
+    ctest --test-dir build-fuzz -L fuzz --output-on-failure -j "$JOBS"
+    echo "dev.sh: all tests passed (plain and ASan+UBSan builds, fuzz targets)"
     ;;
   *)
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
     exit 64
     ;;
 esac

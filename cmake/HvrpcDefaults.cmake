@@ -1,5 +1,19 @@
 # Per-target settings shared by every target of the project: C11, warnings,
 # and (with HVRPC_SANITIZE) ASan+UBSan. No directory-wide flags.
+# HVRPC_FUZZ (clang only) adds libFuzzer's coverage instrumentation
+# (-fsanitize=fuzzer-no-link) on top of ASan+UBSan; tests/fuzz links the
+# fuzz targets themselves with -fsanitize=fuzzer.
+if(HVRPC_FUZZ AND NOT CMAKE_C_COMPILER_ID STREQUAL "Clang")
+  message(FATAL_ERROR "HVRPC_FUZZ needs clang: configure with -DCMAKE_C_COMPILER=clang")
+endif()
+set(HVRPC_SANITIZER_FLAGS)
+if(HVRPC_SANITIZE OR HVRPC_FUZZ)
+  set(HVRPC_SANITIZER_FLAGS -fsanitize=address,undefined)
+endif()
+if(HVRPC_FUZZ)
+  list(APPEND HVRPC_SANITIZER_FLAGS -fsanitize=fuzzer-no-link)
+endif()
+
 function(hvrpc_target_defaults target)
   set_target_properties(${target} PROPERTIES
     C_STANDARD 11
@@ -8,15 +22,32 @@ function(hvrpc_target_defaults target)
     C_VISIBILITY_PRESET hidden
     POSITION_INDEPENDENT_CODE ON)
   target_compile_definitions(${target} PRIVATE _GNU_SOURCE)
+  if(MINGW)
+    # C99 printf (%zu, %lld) and format checking that matches it.
+    target_compile_definitions(${target} PRIVATE __USE_MINGW_ANSI_STDIO=1)
+    # Self-contained programs: winpthreads and libgcc linked in, so an .exe
+    # runs without mingw's DLLs beside it (and under wine as is).
+    target_link_options(${target} PRIVATE -static)
+  endif()
+  if(WIN32)
+    # strndup, gmtime_r, (MSVC) asprintf: cmake/windows/include.
+    if(MSVC)
+      target_compile_options(${target} PRIVATE
+        /FI${PROJECT_SOURCE_DIR}/cmake/windows/include/hvrpc_win_compat.h)
+    else()
+      target_compile_options(${target} PRIVATE
+        -include ${PROJECT_SOURCE_DIR}/cmake/windows/include/hvrpc_win_compat.h)
+    endif()
+  endif()
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wshadow -Wstrict-prototypes
     -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter)
   if(HVRPC_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
-  if(HVRPC_SANITIZE)
-    target_compile_options(${target} PRIVATE -fsanitize=address,undefined
+  if(HVRPC_SANITIZER_FLAGS)
+    target_compile_options(${target} PRIVATE ${HVRPC_SANITIZER_FLAGS}
       -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
-    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+    target_link_options(${target} PRIVATE ${HVRPC_SANITIZER_FLAGS})
   endif()
 endfunction()
 
@@ -25,8 +56,8 @@ endfunction()
 function(hvrpc_generated_defaults target)
   set_target_properties(${target} PROPERTIES C_STANDARD 11 POSITION_INDEPENDENT_CODE ON
     C_VISIBILITY_PRESET hidden)
-  if(HVRPC_SANITIZE)
-    target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
-    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  if(HVRPC_SANITIZER_FLAGS)
+    target_compile_options(${target} PRIVATE ${HVRPC_SANITIZER_FLAGS} -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE ${HVRPC_SANITIZER_FLAGS})
   endif()
 endfunction()

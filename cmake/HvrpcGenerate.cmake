@@ -53,7 +53,13 @@ function(hvrpc_generate)
   foreach(d ${roots} ${proto_dir} ${HVRPC_PROTOBUF_INCLUDE})
     list(APPEND includes -I${d})
   endforeach()
-  set(plugin $<TARGET_FILE:hvrpc::protoc-gen-hvrpc>)
+  # Cross-compiling (the Windows build on Linux), the plugin built here is
+  # a Windows program: protoc runs the build machine's instead.
+  if(HVRPC_HOST_PLUGIN)
+    set(plugin ${HVRPC_HOST_PLUGIN})
+  else()
+    set(plugin $<TARGET_FILE:hvrpc::protoc-gen-hvrpc>)
+  endif()
 
   # Each file is generated again when any of them changes: they may
   # import each other.

@@ -24,6 +24,8 @@ typedef struct idents {
 
 static void add(idents *ids, const char *name, const char *owner)
 {
+    if (!name)
+        return; /* a name this kind of method does not define */
     if (ids->n == ids->cap) {
         size_t cap = ids->cap ? 2 * ids->cap : 64;
         ident *v = cg_alloc(ids->pool, cap * sizeof *v);
@@ -69,8 +71,10 @@ static void add_service(idents *ids, cg_pool *p, const cg_service *s)
     for (size_t i = 0; i < s->n_methods; i++) {
         const cg_method *m = &s->methods[i];
         const char *mwho = cg_printf(p, "rpc %s", m->full);
-        const char *mours[] = {m->call,  m->call_async, m->done,      m->reply,
-                               m->async, m->async_done, m->trampoline};
+        const char *mours[] = {m->call,       m->call_async,  m->done,
+                               m->reply,      m->async,       m->async_done,
+                               m->trampoline, m->open,        m->send,
+                               m->recv,       m->server_send, m->server_recv};
         for (size_t j = 0; j < sizeof mours / sizeof mours[0]; j++)
             add(ids, mours[j], mwho);
         add(ids, m->protoc_stub,

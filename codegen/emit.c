@@ -2,6 +2,7 @@
  * emit.c - what the header and source emitters share: literals, the
  * banner, and every public signature.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "emit.h"
@@ -56,8 +57,54 @@ cg_sig cg_sig_reply(cg_pool *p, const cg_method *m)
 {
     return (cg_sig){
         cg_printf(p, "hvrpc_code %s(", m->reply),
-        {"hvrpc_call *call", cg_printf(p, "const %s *resp", m->out.c_type)},
+        {m->kind == CG_UNARY ? "hvrpc_call *call" : "hvrpc_stream *stream",
+         cg_printf(p, "const %s *resp", m->out.c_type)},
         2};
+}
+
+cg_sig cg_sig_open(cg_pool *p, const cg_method *m)
+{
+    cg_sig s = {
+        cg_printf(p, "hvrpc_code %s(", m->open), {"hvrpc_client *c"}, 1};
+    if (!(m->kind & CG_CLIENT_STREAMING))
+        s.params[s.n++] = cg_printf(p, "const %s *req", m->in.c_type);
+    s.params[s.n++] = "const hvrpc_stream_options *opts";
+    s.params[s.n++] = "hvrpc_stream **out";
+    s.params[s.n++] = "hvrpc_status *st";
+    return s;
+}
+
+/* name(stream, msg, timeout_ms, st): sending (const T *) or receiving
+ * (T **) one message of type. */
+static cg_sig stream_io(cg_pool *p, const char *name, const cg_type *type,
+                        bool out)
+{
+    return (cg_sig){cg_printf(p, "hvrpc_code %s(", name),
+                    {"hvrpc_stream *stream",
+                     out ? cg_printf(p, "const %s *msg", type->c_type)
+                         : cg_printf(p, "%s **msg", type->c_type),
+                     "int timeout_ms", "hvrpc_status *st"},
+                    4};
+}
+
+cg_sig cg_sig_send(cg_pool *p, const cg_method *m)
+{
+    return stream_io(p, m->send, &m->in, true);
+}
+
+cg_sig cg_sig_recv(cg_pool *p, const cg_method *m)
+{
+    return stream_io(p, m->recv, &m->out, false);
+}
+
+cg_sig cg_sig_server_send(cg_pool *p, const cg_method *m)
+{
+    return stream_io(p, m->server_send, &m->out, true);
+}
+
+cg_sig cg_sig_server_recv(cg_pool *p, const cg_method *m)
+{
+    return stream_io(p, m->server_recv, &m->in, false);
 }
 
 cg_sig cg_sig_register(cg_pool *p, const cg_service *s)

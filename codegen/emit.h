@@ -33,6 +33,13 @@ typedef struct cg_sig {
 cg_sig cg_sig_call(cg_pool *p, const cg_method *m);
 cg_sig cg_sig_call_async(cg_pool *p, const cg_method *m);
 cg_sig cg_sig_reply(cg_pool *p, const cg_method *m);
+/* Streaming methods (docs/CODEGEN.md): open, the client's send and
+ * receive, the server's. */
+cg_sig cg_sig_open(cg_pool *p, const cg_method *m);
+cg_sig cg_sig_send(cg_pool *p, const cg_method *m);
+cg_sig cg_sig_recv(cg_pool *p, const cg_method *m);
+cg_sig cg_sig_server_send(cg_pool *p, const cg_method *m);
+cg_sig cg_sig_server_recv(cg_pool *p, const cg_method *m);
 cg_sig cg_sig_register(cg_pool *p, const cg_service *s);
 cg_sig cg_sig_connect_host(cg_pool *p, const cg_service *s);
 cg_sig cg_sig_listen(cg_pool *p, const cg_service *s);

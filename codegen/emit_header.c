@@ -29,6 +29,12 @@ static const char api_comment[] =
     " *       (now or later, from any thread) with P__<method>_reply() or\n"
     " *       hvrpc_call_fail(). A request that does not decode is answered\n"
     " *       INVALID_ARGUMENT before any handler runs.\n"
+    " *   streaming methods (hvrpc/stream.h): P__<method>_open() opens the\n"
+    " *       stream (a server-streaming one with its request); the client\n"
+    " *       sends with P__<method>_send() and receives with\n"
+    " *       P__<method>_recv(); the handler (on a thread of its own)\n"
+    " *       uses P__<method>_server_recv() / _server_send() and ends the\n"
+    " *       stream with hvrpc_stream_finish() or P__<method>_reply().\n"
     " */\n";
 
 static void constants(cg_buf *b, cg_pool *p, const cg_service *s)
@@ -69,8 +75,40 @@ static void constants(cg_buf *b, cg_pool *p, const cg_service *s)
     cg_emit_sig(b, &sig, ");\n");
 }
 
+/* A streaming method: open, then the client's and the server's sides. */
+static void stream_method(cg_buf *b, cg_pool *p, const cg_method *m)
+{
+    cg_buf_addf(b, "\n/* rpc %s(%s%s) returns (%s%s) */\n", m->name,
+                m->kind & CG_CLIENT_STREAMING ? "stream " : "", m->in.full,
+                m->kind & CG_SERVER_STREAMING ? "stream " : "", m->out.full);
+    cg_sig sig = cg_sig_open(p, m);
+    cg_emit_sig(b, &sig, ");\n");
+    if (m->send) {
+        sig = cg_sig_send(p, m);
+        cg_emit_sig(b, &sig, ");\n");
+    }
+    sig = cg_sig_recv(p, m);
+    cg_emit_sig(b, &sig, ");\n");
+    if (m->server_recv) {
+        sig = cg_sig_server_recv(p, m);
+        cg_emit_sig(b, &sig, ");\n");
+    }
+    if (m->server_send) {
+        sig = cg_sig_server_send(p, m);
+        cg_emit_sig(b, &sig, ");\n");
+    }
+    if (m->reply) {
+        sig = cg_sig_reply(p, m);
+        cg_emit_sig(b, &sig, ");\n");
+    }
+}
+
 static void method(cg_buf *b, cg_pool *p, const cg_method *m)
 {
+    if (m->kind != CG_UNARY) {
+        stream_method(b, p, m);
+        return;
+    }
     cg_buf_addf(b, "\n/* rpc %s(%s) returns (%s) */\n", m->name, m->in.full,
                 m->out.full);
     cg_sig sig = cg_sig_call(p, m);
@@ -93,7 +131,16 @@ static void handlers(cg_buf *b, cg_pool *p, const cg_service *s)
         const char *params[] = {"hvrpc_call *call",
                                 cg_printf(p, "const %s *req", m->in.c_type),
                                 "void *user_data"};
-        cg_emit_params(b, 4, cg_printf(p, "void (*%s)(", m->member), params, 3,
+        size_t n = 3;
+        if (m->kind != CG_UNARY) {
+            /* A stream handler; a server-streaming one gets its request. */
+            params[0] = "hvrpc_stream *stream";
+            if (m->kind & CG_CLIENT_STREAMING) {
+                params[1] = "void *user_data";
+                n = 2;
+            }
+        }
+        cg_emit_params(b, 4, cg_printf(p, "void (*%s)(", m->member), params, n,
                        ");\n");
     }
     cg_buf_addf(b, "} %s;\n\n", s->handlers);

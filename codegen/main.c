@@ -11,6 +11,10 @@
  * stderr.
  */
 #include <stdio.h>
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +94,11 @@ static void generate(cg_pool *p, const request *req, response *resp)
 
 int main(void)
 {
+#ifdef _WIN32
+    /* protoc speaks binary protobuf on both pipes. */
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+#endif
     size_t len;
     uint8_t *in = read_all(stdin, &len);
     request *req = google__protobuf__compiler__code_generator_request__unpack(

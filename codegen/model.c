@@ -92,15 +92,8 @@ build_method(cg_pool *p, const request *req, const cg_service *s,
 {
     m->name = md->name;
     m->full = cg_printf(p, "%s.%s", s->full, md->name);
-    if (md->client_streaming || md->server_streaming) {
-        const char *kind = !md->server_streaming   ? "client streaming"
-                           : !md->client_streaming ? "server streaming"
-                                                   : "bidirectional streaming";
-        return cg_printf(p,
-                         "rpc %s: streaming methods are not supported yet "
-                         "(%s)",
-                         m->full, kind);
-    }
+    m->kind = (md->client_streaming ? CG_CLIENT_STREAMING : 0) |
+              (md->server_streaming ? CG_SERVER_STREAMING : 0);
     const char *err = resolve_type(p, req, md->input_type, &m->in);
     if (!err)
         err = resolve_type(p, req, md->output_type, &m->out);
@@ -110,13 +103,26 @@ build_method(cg_pool *p, const request *req, const cg_service *s,
     m->member = cg_convert(p, md->name, CG_LOWER);
     const char *pre = cg_printf(p, "%s__%s", s->lower, m->member);
     m->protoc_stub = pre;
-    m->call = cg_printf(p, "%s_call", pre);
-    m->call_async = cg_printf(p, "%s_call_async", pre);
-    m->done = cg_printf(p, "%s_done", pre);
-    m->reply = cg_printf(p, "%s_reply", pre);
-    m->async = cg_printf(p, "%s_async", pre);
-    m->async_done = cg_printf(p, "%s_async_done", pre);
     m->trampoline = cg_printf(p, "%s_method", pre);
+    if (m->kind == CG_UNARY) {
+        m->call = cg_printf(p, "%s_call", pre);
+        m->call_async = cg_printf(p, "%s_call_async", pre);
+        m->done = cg_printf(p, "%s_done", pre);
+        m->reply = cg_printf(p, "%s_reply", pre);
+        m->async = cg_printf(p, "%s_async", pre);
+        m->async_done = cg_printf(p, "%s_async_done", pre);
+        return NULL;
+    }
+    m->open = cg_printf(p, "%s_open", pre);
+    m->recv = cg_printf(p, "%s_recv", pre);
+    if (m->kind & CG_CLIENT_STREAMING) {
+        m->send = cg_printf(p, "%s_send", pre);
+        m->server_recv = cg_printf(p, "%s_server_recv", pre);
+    }
+    if (m->kind & CG_SERVER_STREAMING)
+        m->server_send = cg_printf(p, "%s_server_send", pre);
+    else
+        m->reply = cg_printf(p, "%s_reply", pre);
     return NULL;
 }
 

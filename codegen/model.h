@@ -20,8 +20,13 @@ typedef struct cg_type {
     const char *descriptor; /* demo__v1__hello_request__descriptor */
 } cg_type;
 
+/* A method's kind: bit 0 the client streams, bit 1 the server does (the
+ * values of hvrpc_method_kind). */
+enum { CG_UNARY = 0, CG_CLIENT_STREAMING = 1, CG_SERVER_STREAMING = 2 };
+
 typedef struct cg_method {
     const char *name;   /* SayHello: the name on the wire */
+    int kind;           /* CG_UNARY, or CG_*_STREAMING bits */
     const char *full;   /* demo.v1.Greeter.SayHello, for messages */
     const char *member; /* say_hello: the handler table's member */
     cg_type in, out;
@@ -34,6 +39,13 @@ typedef struct cg_method {
     const char *async_done;  /* prefix__say_hello_async_done (static) */
     const char *trampoline;  /* prefix__say_hello_method (static) */
     const char *protoc_stub; /* prefix__say_hello: protoc-c's own stub */
+    /* Streaming methods instead of call, call_async, done, async and
+     * async_done (NULL for unary ones; reply only for client streaming): */
+    const char *open;        /* prefix__chat_open */
+    const char *send;        /* prefix__chat_send (client streams) */
+    const char *recv;        /* prefix__chat_recv */
+    const char *server_send; /* prefix__chat_server_send (server streams) */
+    const char *server_recv; /* prefix__chat_server_recv (client streams) */
 } cg_method;
 
 typedef struct cg_service {

@@ -67,6 +67,9 @@ char *cg_strdup(cg_pool *p, const char *s)
     return memcpy(cg_alloc(p, n), s, n);
 }
 
+#if defined(__GNUC__)
+HVRPC_PRINTF(2, 0)
+#endif
 static char *vprintf_pool(cg_pool *p, const char *fmt, va_list ap)
 {
     va_list ap2;

@@ -10,8 +10,10 @@
 
 #include <stddef.h>
 
+#include <hvrpc/version.h>
+
 #if defined(__GNUC__)
-#define CG_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define CG_PRINTF(f, a) HVRPC_PRINTF(f, a)
 #else
 #define CG_PRINTF(f, a)
 #endif

@@ -107,10 +107,9 @@ static span span_after(span s, const char *at)
  * and its control characters replaced, so the message stays one readable
  * line with room left for what is wrong. */
 #if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
+HVRPC_PRINTF(3, 4)
 #endif
-static hvrpc_code
-fail(hvrpc_status *st, const char *uri, const char *fmt, ...)
+static hvrpc_code fail(hvrpc_status *st, const char *uri, const char *fmt, ...)
 {
     char shown[SHOWN_URI_MAX + sizeof "..."];
     char what[HVRPC_STATUS_MESSAGE_MAX];
@@ -227,6 +226,19 @@ static hvrpc_code parse_hvsock(hvrpc_status *st, const char *uri, span rest,
     if (!slash)
         return fail(st, uri, "missing '/SERVICE'");
     span vm = span_before(rest, slash), svc = span_after(rest, slash);
+    /* One option: ?suspend=0 turns HVSOCKET_CONNECTED_SUSPEND off. */
+    const char *query = span_find(svc, '?');
+    if (query) {
+        span q = span_after(svc, query);
+        svc = span_before(svc, query);
+        if (span_is(q, "suspend=0") || span_is(q, "suspend=off"))
+            a->u.hv.no_suspend = 1;
+        else if (!span_is(q, "suspend=1") && !span_is(q, "suspend=on"))
+            return fail(st, uri,
+                        "unknown option \"%.*s\" (the one option is "
+                        "?suspend=0 or ?suspend=1)",
+                        SPAN_ARG(q));
+    }
     if (vm.n == 0)
         return fail(st, uri, "missing VM id before '/'");
     if (svc.n == 0)
@@ -556,9 +568,10 @@ int hvrpc_address_format(const hvrpc_address *a, char *buf, size_t size)
                         HVRPC_UNIX_PATH_MAX, a->u.hybrid.path,
                         a->u.hybrid.port);
     case HVRPC_ADDR_HVSOCK:
-        return snprintf(buf, size, "hvsock://%s/%s",
+        return snprintf(buf, size, "hvsock://%s/%s%s",
                         hvrpc_guid_format(&a->u.hv.vm_id, g1),
-                        hvrpc_guid_format(&a->u.hv.service_id, g2));
+                        hvrpc_guid_format(&a->u.hv.service_id, g2),
+                        a->u.hv.no_suspend ? "?suspend=0" : "");
     }
     return -1;
 }

@@ -33,6 +33,7 @@ static void call_unref(hvrpc_call *call)
     atomic_fetch_sub(&sc->n_calls, 1);
     ttrpc__request__free_unpacked(call->req, &hvrpc__pb_allocator);
     hvrpc__free(call);
+    hvrpc__server_peer_call_end(sc);
     hvrpc__sconn_unref(sc);
     hvrpc__server_live_dec(srv);
 }

@@ -7,6 +7,7 @@
  * those run on that one thread, a pending entry is only ever freed there
  * (or in hvrpc_client_free, after the thread has been joined).
  */
+#include <stdio.h>
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "options.h"
+#include "stream_internal.h"
 #include "ttrpc/request.pb-c.h"
 
 #include "hvrpc/service.h"
@@ -38,6 +40,9 @@ typedef struct pending {
     /* Set for hvrpc_client_invoke_async() instead of done. */
     hvrpc_message_done_fn mdone;
     const ProtobufCMessageDescriptor *rtype;
+    /* Set for a stream: its frames go there, and it is never completed
+     * through the functions below (stream.c and the stream section). */
+    hvrpc_stream *stream;
     struct pending *next; /* hash chain */
 } pending;
 
@@ -113,6 +118,14 @@ static bool table_insert(hvrpc_client *c, pending *p)
     c->buckets[i] = p;
     c->n_pending++;
     return true;
+}
+
+static pending *table_find(hvrpc_client *c, uint32_t id)
+{
+    for (pending *p = c->buckets[bucket_of(c, id)]; p; p = p->next)
+        if (p->id == id)
+            return p;
+    return NULL;
 }
 
 static pending *table_remove(hvrpc_client *c, uint32_t id)
@@ -238,13 +251,27 @@ static void on_response(pending *p, const uint8_t *data, uint32_t len)
     ttrpc__response__free_unpacked(resp, &hvrpc__pb_allocator);
 }
 
+static void stream_frame_locked(hvrpc_stream *s, const hvrpc__frame_header *h,
+                                const uint8_t *data, bool oversize);
+
 static int client_on_frame(hvrpc__conn *conn, const hvrpc__frame_header *h,
                            const uint8_t *data, bool oversize)
 {
     hvrpc_client *c =
         (hvrpc_client *)((char *)conn - offsetof(hvrpc_client, conn));
+    if (h->type == HVRPC__FRAME_RESPONSE || h->type == HVRPC__FRAME_DATA ||
+        h->type == HVRPC__FRAME_WINDOW) {
+        pthread_mutex_lock(&conn->mu);
+        pending *sp = table_find(c, h->stream_id);
+        hvrpc_stream *s = sp ? sp->stream : NULL;
+        if (s)
+            stream_frame_locked(s, h, data, oversize);
+        pthread_mutex_unlock(&conn->mu);
+        if (s || h->type != HVRPC__FRAME_RESPONSE)
+            return 0; /* Data for no stream of ours: dropped */
+    }
     if (h->type != HVRPC__FRAME_RESPONSE)
-        return 0; /* Data frames belong to streams, which come later. */
+        return 0;
     pending *p = take(c, h->stream_id);
     if (!p)
         return 0;
@@ -274,8 +301,14 @@ static void client_on_close(hvrpc__conn *conn, const hvrpc_status *why)
         pending *p = c->buckets[i];
         while (p) {
             pending *next = p->next;
-            p->next = all;
-            all = p;
+            if (p->stream) {
+                p->stream->in_table = false;
+                hvrpc__stream_end_locked(p->stream, why->code, why->message);
+                hvrpc__free(p);
+            } else {
+                p->next = all;
+                all = p;
+            }
             p = next;
         }
         c->buckets[i] = NULL;
@@ -338,7 +371,7 @@ hvrpc_code hvrpc_client_connect(const char *uri,
     if (!c || !buckets) {
         hvrpc__free(c);
         hvrpc__free(buckets);
-        close(fd);
+        hvrpc__sock_close(fd);
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for the client");
     }
@@ -350,7 +383,7 @@ hvrpc_code hvrpc_client_connect(const char *uri,
     c->n_buckets = INITIAL_BUCKETS;
     code = hvrpc__loop_init(&c->loop, st);
     if (code != HVRPC_OK) {
-        close(fd);
+        hvrpc__sock_close(fd);
         hvrpc__free(buckets);
         hvrpc__free(c);
         return code;
@@ -362,7 +395,7 @@ hvrpc_code hvrpc_client_connect(const char *uri,
     else
         code = hvrpc__loop_start(&c->loop, st);
     if (code != HVRPC_OK) {
-        close(fd);
+        hvrpc__sock_close(fd);
         hvrpc__conn_destroy(&c->conn);
         hvrpc__loop_destroy(&c->loop);
         hvrpc__free(buckets);
@@ -389,34 +422,44 @@ void hvrpc_client_free(hvrpc_client *c)
 /* --- calls ------------------------------------------------------------------
  */
 
-static hvrpc_code start_call(hvrpc_client *c, const char *service,
-                             const char *method, const hvrpc__payload *pl,
-                             const hvrpc_call_options *opts, pending *p,
-                             hvrpc_status *st)
+/* What a Request frame carries besides service, method and payload. */
+typedef struct request_extras {
+    uint32_t timeout_ms;
+    const hvrpc_metadata *md;
+    size_t n_md;
+    uint8_t flags; /* the frame's flags (streams) */
+} request_extras;
+
+static hvrpc_code check_request(const char *service, const char *method,
+                                const hvrpc_metadata *md, size_t n_md,
+                                hvrpc_status *st)
 {
-    hvrpc_call_options none = HVRPC_CALL_OPTIONS_INIT;
-    if (!opts)
-        opts = &none;
-    hvrpc_code code =
-        hvrpc__check_options_size("call options", opts->size, sizeof *opts, st);
-    if (code != HVRPC_OK)
-        return code;
     if (!service || !method)
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "service and method are required");
-    for (size_t i = 0; i < opts->n_metadata; i++)
-        if (!opts->metadata[i].key || !opts->metadata[i].value)
+    for (size_t i = 0; i < n_md; i++)
+        if (!md[i].key || !md[i].value)
             return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                     "metadata entry %zu has a NULL key or "
                                     "value",
                                     i);
-    int64_t timeout_ns = (int64_t)opts->timeout_ms * HVRPC__NS_PER_MS;
+    return HVRPC_OK;
+}
+
+/* Sends the Request of p (a call, or a stream when p->stream is set). */
+static hvrpc_code start_request(hvrpc_client *c, const char *service,
+                                const char *method, const hvrpc__payload *pl,
+                                const request_extras *x, pending *p,
+                                hvrpc_status *st)
+{
+    int64_t timeout_ns = (int64_t)x->timeout_ms * HVRPC__NS_PER_MS;
     hvrpc__frame_buf f;
-    code = hvrpc__encode_request(0, service, method, pl, timeout_ns,
-                                 opts->metadata, opts->n_metadata,
-                                 c->opts.max_frame, &f, st);
+    hvrpc_code code =
+        hvrpc__encode_request(0, service, method, pl, timeout_ns, x->md,
+                              x->n_md, c->opts.max_frame, &f, st);
     if (code != HVRPC_OK)
         return code;
+    f.data[9] = x->flags; /* the header's flags byte (frame.h) */
 
     p->c = c;
     p->timer.fn = on_deadline;
@@ -437,9 +480,15 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
             code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                     "out of memory for a pending call");
     }
-    if (code == HVRPC_OK && timeout_ns > 0 &&
-        !hvrpc__loop_timer_start(&c->loop, &p->timer,
-                                 hvrpc__deadline_after_ns(timeout_ns))) {
+    if (code == HVRPC_OK && p->stream) {
+        /* A stream has no timer: its waits end at its deadline. */
+        p->stream->id = p->id;
+        p->stream->in_table = true;
+        if (timeout_ns > 0)
+            p->stream->deadline = hvrpc__deadline_after_ns(timeout_ns);
+    } else if (code == HVRPC_OK && timeout_ns > 0 &&
+               !hvrpc__loop_timer_start(&c->loop, &p->timer,
+                                        hvrpc__deadline_after_ns(timeout_ns))) {
         table_remove(c, p->id);
         code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for the call's deadline");
@@ -458,6 +507,25 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
     hvrpc__conn_send_locked(&c->conn, &f);
     pthread_mutex_unlock(&c->conn.mu);
     return HVRPC_OK;
+}
+
+static hvrpc_code start_call(hvrpc_client *c, const char *service,
+                             const char *method, const hvrpc__payload *pl,
+                             const hvrpc_call_options *opts, pending *p,
+                             hvrpc_status *st)
+{
+    hvrpc_call_options none = HVRPC_CALL_OPTIONS_INIT;
+    if (!opts)
+        opts = &none;
+    hvrpc_code code =
+        hvrpc__check_options_size("call options", opts->size, sizeof *opts, st);
+    if (code != HVRPC_OK)
+        return code;
+    code = check_request(service, method, opts->metadata, opts->n_metadata, st);
+    if (code != HVRPC_OK)
+        return code;
+    request_extras x = {opts->timeout_ms, opts->metadata, opts->n_metadata, 0};
+    return start_request(c, service, method, pl, &x, p, st);
 }
 
 hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,
@@ -586,4 +654,230 @@ hvrpc_client_invoke_async(hvrpc_client *c, const char *service,
     if (code != HVRPC_OK)
         hvrpc__free(p);
     return code;
+}
+
+/* --- streams ------------------------------------------------------------- */
+
+void hvrpc__client_stream_forget_locked(hvrpc_stream *s)
+{
+    if (!s->in_table)
+        return;
+    hvrpc__free(table_remove(s->client, s->id));
+    s->in_table = false;
+}
+
+void hvrpc__client_stream_abort_locked(hvrpc_stream *s, hvrpc_code code,
+                                       const char *msg)
+{
+    if (s->done)
+        return;
+    hvrpc__stream_end_locked(s, code, msg);
+    if (!s->in_table)
+        return;
+    /* An hvrpc server (it granted a window) forgets the stream at a reset;
+     * a plain ttrpc server only learns that this side has closed. */
+    if (s->grant_seen)
+        hvrpc__stream_send_control_locked(s, HVRPC__FLAG_RESET, 0);
+    else if (!s->out_closed)
+        hvrpc__stream_send_close_locked(s);
+    s->out_closed = true;
+    hvrpc__client_stream_forget_locked(s);
+}
+
+/* The server's Response ends the stream with its status; an OK one
+ * carries the response of a client-streaming call. */
+static void stream_response_locked(hvrpc_stream *s, const uint8_t *data,
+                                   uint32_t len, bool oversize)
+{
+    hvrpc__client_stream_forget_locked(s);
+    s->in_closed = true;
+    if (oversize) {
+        hvrpc__stream_end_locked(s, HVRPC_RESOURCE_EXHAUSTED,
+                                 "response exceeds the maximum frame");
+        return;
+    }
+    unsigned long failures = hvrpc__alloc_failures();
+    Ttrpc__Response *resp =
+        ttrpc__response__unpack(&hvrpc__pb_allocator, len, data);
+    if (!resp) {
+        hvrpc__stream_end_locked(s,
+                                 hvrpc__alloc_failures() != failures
+                                     ? HVRPC_RESOURCE_EXHAUSTED
+                                     : HVRPC_INTERNAL,
+                                 "malformed response: not a ttrpc Response "
+                                 "message");
+        return;
+    }
+    hvrpc_code code = HVRPC_OK;
+    const char *msg = "ok";
+    if (resp->status && resp->status->code != 0) {
+        code = hvrpc_code_from_wire(resp->status->code);
+        msg = resp->status->message && resp->status->message[0]
+                  ? resp->status->message
+                  : hvrpc_strerror(code);
+    }
+    if (code == HVRPC_OK &&
+        (resp->payload.len || !(s->kind & HVRPC_SERVER_STREAMING)) &&
+        !hvrpc__stream_push_locked(s, resp->payload.data, resp->payload.len)) {
+        code = HVRPC_RESOURCE_EXHAUSTED;
+        msg = "out of memory for the response";
+    }
+    hvrpc__stream_end_locked(s, code, msg);
+    ttrpc__response__free_unpacked(resp, &hvrpc__pb_allocator);
+}
+
+static void stream_frame_locked(hvrpc_stream *s, const hvrpc__frame_header *h,
+                                const uint8_t *data, bool oversize)
+{
+    if (h->type == HVRPC__FRAME_WINDOW) {
+        if (!oversize)
+            hvrpc__stream_on_window_locked(s, h->flags, data, h->length);
+        return;
+    }
+    /* An hvrpc server grants before anything else on the stream: one that
+     * has not is a plain ttrpc server, and knows no windows. */
+    if (!s->grant_seen)
+        s->windowed = false;
+    if (h->type == HVRPC__FRAME_RESPONSE) {
+        stream_response_locked(s, data, h->length, oversize);
+        return;
+    }
+    hvrpc__stream_on_data_locked(s, h->flags, data, h->length, oversize);
+    if (s->in_closed && !s->done) {
+        /* The server's clean end of its half ends the call. */
+        hvrpc__client_stream_forget_locked(s);
+        hvrpc__stream_end_locked(s, HVRPC_OK, "ok");
+    }
+}
+
+static hvrpc_code open_stream(hvrpc_client *c, const char *service,
+                              const char *method, hvrpc_method_kind kind,
+                              const hvrpc__payload *pl,
+                              const hvrpc_stream_options *opts,
+                              hvrpc_stream **out, hvrpc_status *st)
+{
+    *out = NULL;
+    hvrpc_stream_options none = HVRPC_STREAM_OPTIONS_INIT;
+    if (!opts)
+        opts = &none;
+    hvrpc_code code = hvrpc__check_options_size("stream options", opts->size,
+                                                sizeof *opts, st);
+    if (code != HVRPC_OK)
+        return code;
+    if (kind < HVRPC_CLIENT_STREAMING || kind > HVRPC_BIDI_STREAMING)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "kind %d is not a streaming kind", (int)kind);
+    if ((kind & HVRPC_CLIENT_STREAMING) && (pl->msg || pl->len))
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "only a server-streaming call has a request "
+                                "message: send the others' messages on the "
+                                "stream");
+    uint32_t window = opts->window ? opts->window : HVRPC_DEFAULT_STREAM_WINDOW;
+    if (window < HVRPC_MIN_STREAM_WINDOW || window > HVRPC_MAX_STREAM_WINDOW)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "stream options: window %u is outside %u..%u",
+                                window, HVRPC_MIN_STREAM_WINDOW,
+                                HVRPC_MAX_STREAM_WINDOW);
+    if (opts->flow != HVRPC_FLOW_AUTO && opts->flow != HVRPC_FLOW_OFF)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "stream options: unknown flow mode %d",
+                                (int)opts->flow);
+    code = check_request(service, method, opts->metadata, opts->n_metadata, st);
+    if (code != HVRPC_OK)
+        return code;
+    if (hvrpc__loop_in_thread(&c->loop))
+        return hvrpc_status_set(st, HVRPC_FAILED_PRECONDITION,
+                                "streams are not opened from a completion "
+                                "callback of the same client");
+
+    /* The user's metadata, and our window offer. */
+    size_t n_md = opts->n_metadata + (opts->flow == HVRPC_FLOW_AUTO);
+    hvrpc_metadata *md = hvrpc__calloc(n_md ? n_md : 1, sizeof *md);
+    hvrpc_stream *s =
+        hvrpc__stream_new(&c->conn, kind, false, window, c->opts.max_frame);
+    pending *p = hvrpc__calloc(1, sizeof *p);
+    if (!md || !s || !p) {
+        hvrpc__free(md);
+        hvrpc__free(p);
+        if (s)
+            hvrpc__stream_destroy(s);
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for a stream");
+    }
+    char wtext[16];
+    snprintf(wtext, sizeof wtext, "%u", window);
+    for (size_t i = 0; i < opts->n_metadata; i++)
+        md[i] = opts->metadata[i];
+    if (opts->flow == HVRPC_FLOW_AUTO)
+        md[opts->n_metadata] = (hvrpc_metadata){HVRPC_STREAM_WINDOW_KEY, wtext};
+    s->client = c;
+    s->windowed = opts->flow == HVRPC_FLOW_AUTO;
+    s->in_closed = false;
+    s->out_closed = !(kind & HVRPC_CLIENT_STREAMING);
+    p->stream = s;
+    request_extras x = {opts->timeout_ms, md, n_md,
+                        kind & HVRPC_CLIENT_STREAMING
+                            ? HVRPC__FLAG_REMOTE_OPEN
+                            : HVRPC__FLAG_REMOTE_CLOSED};
+    code = start_request(c, service, method, pl, &x, p, st);
+    hvrpc__free(md);
+    if (code != HVRPC_OK) {
+        hvrpc__free(p);
+        hvrpc__stream_destroy(s);
+        return code;
+    }
+    *out = s;
+    return HVRPC_OK;
+}
+
+hvrpc_code hvrpc_client_stream(hvrpc_client *c, const char *service,
+                               const char *method, hvrpc_method_kind kind,
+                               const void *request, size_t request_len,
+                               const hvrpc_stream_options *opts,
+                               hvrpc_stream **out, hvrpc_status *st)
+{
+    hvrpc__payload pl = {.data = request, .len = request_len};
+    return open_stream(c, service, method, kind, &pl, opts, out, st);
+}
+
+hvrpc_code hvrpc_client_stream_message(hvrpc_client *c, const char *service,
+                                       const char *method,
+                                       hvrpc_method_kind kind,
+                                       const ProtobufCMessage *request,
+                                       const hvrpc_stream_options *opts,
+                                       hvrpc_stream **out, hvrpc_status *st)
+{
+    hvrpc__payload pl = {.msg = request};
+    return open_stream(c, service, method, kind, &pl, opts, out, st);
+}
+
+hvrpc_code hvrpc_stream_close_send(hvrpc_stream *s, hvrpc_status *st)
+{
+    if (s->server)
+        return hvrpc_status_set(st, HVRPC_FAILED_PRECONDITION,
+                                "a server ends its side with "
+                                "hvrpc_stream_finish");
+    pthread_mutex_lock(&s->conn->mu);
+    if (!s->out_closed) {
+        s->out_closed = true;
+        if (!s->done)
+            hvrpc__stream_send_close_locked(s);
+    }
+    pthread_mutex_unlock(&s->conn->mu);
+    return HVRPC_OK;
+}
+
+void hvrpc_stream_free(hvrpc_stream *s)
+{
+    if (!s || s->server)
+        return;
+    pthread_mutex_lock(&s->conn->mu);
+    if (!s->done) {
+        s->cancelled = true;
+        hvrpc__client_stream_abort_locked(s, HVRPC_CANCELLED,
+                                          "the stream was freed");
+    }
+    hvrpc__client_stream_forget_locked(s);
+    pthread_mutex_unlock(&s->conn->mu);
+    hvrpc__stream_destroy(s);
 }

@@ -4,12 +4,33 @@
 
 #include "clock.h"
 
+#ifdef _WIN32
+/* QueryPerformanceCounter: monotonic, and in every Windows C runtime
+ * (MSVC has no clock_gettime). */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+int64_t hvrpc__now_ns(void)
+{
+    static LARGE_INTEGER freq; /* fixed at boot; a racy first set is benign */
+    LARGE_INTEGER now;
+    if (freq.QuadPart == 0)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    int64_t f = freq.QuadPart;
+    int64_t sec = now.QuadPart / f, rem = now.QuadPart % f;
+    return sec * INT64_C(1000000000) + rem * INT64_C(1000000000) / f;
+}
+#else
 int64_t hvrpc__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
 }
+#endif
 
 int64_t hvrpc__deadline_after_ns(int64_t ns)
 {

@@ -194,7 +194,7 @@ void hvrpc__conn_close(hvrpc__conn *c, hvrpc_code code, const char *msg)
     pthread_mutex_unlock(&c->mu);
     /* No writer touches the fd once closed is set. */
     hvrpc__loop_del(c->loop, &c->io);
-    close(c->io.fd);
+    hvrpc__sock_close(c->io.fd);
     hvrpc_status why;
     hvrpc_status_set(&why, code, "%s", msg);
     c->ops->on_close(c, &why);

@@ -3,6 +3,7 @@
 #define HVRPC__LOG_H
 
 #include "hvrpc/log.h"
+#include "hvrpc/version.h"
 
 typedef struct hvrpc__logger {
     hvrpc_log_fn fn;
@@ -12,8 +13,8 @@ typedef struct hvrpc__logger {
 void hvrpc__log(const hvrpc__logger *lg, hvrpc_log_level level, const char *fmt,
                 ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+    HVRPC_PRINTF(3, 4)
 #endif
-    ;
+        ;
 
 #endif

@@ -43,6 +43,9 @@ typedef struct hvrpc__task {
 
 struct hvrpc__loop {
     int epfd;
+#ifdef _WIN32
+    struct hvrpc__poll_set *ps; /* win/loop_win.c: the watched sockets */
+#endif
     hvrpc__io wake;     /* eventfd that interrupts epoll_wait */
     pthread_mutex_t mu; /* guards everything below */
     hvrpc__timer **heap;

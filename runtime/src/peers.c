@@ -16,7 +16,8 @@
 
 struct hvrpc__peer_count {
     struct hvrpc__peer_count *next;
-    uint32_t n;
+    uint32_t n;     /* open connections */
+    uint32_t calls; /* calls not yet freed, their connection open or not */
     unsigned bucket;
     char key[KEY_MAX];
 };
@@ -103,14 +104,36 @@ struct hvrpc__peer_count *hvrpc__peer_table_add(hvrpc__peer_table *t,
     return pc;
 }
 
-void hvrpc__peer_table_remove(hvrpc__peer_table *t,
-                              struct hvrpc__peer_count *pc)
+/* Frees pc once it counts nothing. */
+static void release(hvrpc__peer_table *t, struct hvrpc__peer_count *pc)
 {
-    if (--pc->n > 0)
+    if (pc->n > 0 || pc->calls > 0)
         return;
     struct hvrpc__peer_count **pp = &t->b[pc->bucket];
     while (*pp != pc)
         pp = &(*pp)->next;
     *pp = pc->next;
     hvrpc__free(pc);
+}
+
+void hvrpc__peer_table_remove(hvrpc__peer_table *t,
+                              struct hvrpc__peer_count *pc)
+{
+    pc->n--;
+    release(t, pc);
+}
+
+bool hvrpc__peer_table_call_begin(struct hvrpc__peer_count *pc, uint32_t max)
+{
+    if (max && pc->calls >= max)
+        return false;
+    pc->calls++;
+    return true;
+}
+
+void hvrpc__peer_table_call_end(hvrpc__peer_table *t,
+                                struct hvrpc__peer_count *pc)
+{
+    pc->calls--;
+    release(t, pc);
 }

@@ -42,12 +42,15 @@ void hvrpc_server_options_init(hvrpc_server_options *o)
     o->max_connections = 4096;
     o->max_connections_per_peer = 64;
     o->max_calls_per_connection = 128;
+    o->max_calls_per_peer = 256;
     o->max_metadata_entries = 64;
     o->max_metadata_bytes = 16 * 1024;
     o->max_name_length = 256;
     o->read_timeout_ms = 10000;
     o->idle_timeout_ms = 0;
     o->write_timeout_ms = 10000;
+    o->max_streams_per_connection = 128;
+    o->stream_window = HVRPC_DEFAULT_STREAM_WINDOW;
 }
 
 bool hvrpc__server_started(const hvrpc_server *srv)
@@ -59,6 +62,24 @@ void hvrpc__server_live_inc(hvrpc_server *srv)
 {
     pthread_mutex_lock(&srv->mu);
     srv->live++;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+bool hvrpc__server_peer_call_begin(hvrpc__sconn *sc)
+{
+    hvrpc_server *srv = sc->srv;
+    pthread_mutex_lock(&srv->mu);
+    bool ok = hvrpc__peer_table_call_begin(sc->peer_count,
+                                           srv->opts.max_calls_per_peer);
+    pthread_mutex_unlock(&srv->mu);
+    return ok;
+}
+
+void hvrpc__server_peer_call_end(hvrpc__sconn *sc)
+{
+    hvrpc_server *srv = sc->srv;
+    pthread_mutex_lock(&srv->mu);
+    hvrpc__peer_table_call_end(srv->peers, sc->peer_count);
     pthread_mutex_unlock(&srv->mu);
 }
 
@@ -86,6 +107,13 @@ hvrpc_code hvrpc_server_create(const hvrpc_server_options *opts,
     c = hvrpc__check_max_frame("server options", o.max_frame, st);
     if (c != HVRPC_OK)
         return c;
+    if (o.stream_window < HVRPC_MIN_STREAM_WINDOW ||
+        o.stream_window > HVRPC_MAX_STREAM_WINDOW)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "server options: stream_window %u is outside "
+                                "%u..%u",
+                                o.stream_window, HVRPC_MIN_STREAM_WINDOW,
+                                HVRPC_MAX_STREAM_WINDOW);
     if (o.workers < 1 || o.workers > MAX_WORKERS)
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "server options: workers %u is outside 1..%d",
@@ -166,8 +194,8 @@ static const hvrpc_method *lookup(const hvrpc_endpoint *ep,
     return NULL;
 }
 
-static void on_request(hvrpc__sconn *sc, uint32_t id, const uint8_t *data,
-                       uint32_t len)
+static void on_request(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
+                       const uint8_t *data, uint32_t len)
 {
     if (id % 2 == 0) {
         hvrpc__sconn_send_status(sc, id, HVRPC_INVALID_ARGUMENT,
@@ -237,8 +265,30 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, const uint8_t *data,
         ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
         return;
     }
+    if (m->kind != HVRPC_UNARY) {
+        uint32_t open = atomic_load(&sc->n_streams);
+        if (o->max_streams_per_connection &&
+            open >= o->max_streams_per_connection) {
+            hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
+                                     "%u streams open on this connection: "
+                                     "the limit",
+                                     open);
+            ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
+            return;
+        }
+        hvrpc__stream_open_server(sc, id, flags, req, reg, m);
+        return;
+    }
+    if (!hvrpc__server_peer_call_begin(sc)) {
+        ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
+        hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
+                                 "%u calls of this peer in flight: the limit",
+                                 sc->srv->opts.max_calls_per_peer);
+        return;
+    }
     hvrpc_call *call = hvrpc__call_new(sc, id, req, reg, m);
     if (!call) {
+        hvrpc__server_peer_call_end(sc);
         ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
         hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
                                  "out of memory for the call");
@@ -251,8 +301,21 @@ static int sconn_on_frame(hvrpc__conn *c, const hvrpc__frame_header *h,
                           const uint8_t *data, bool oversize)
 {
     hvrpc__sconn *sc = (hvrpc__sconn *)c;
+    if (h->type == HVRPC__FRAME_DATA || h->type == HVRPC__FRAME_WINDOW) {
+        /* For an open stream; dropped for any other id (a unary call, a
+         * stream that has ended, one never opened). */
+        pthread_mutex_lock(&c->mu);
+        hvrpc_stream *s = hvrpc__smap_find(&sc->streams, h->stream_id);
+        if (s && h->type == HVRPC__FRAME_DATA)
+            hvrpc__stream_on_data_locked(s, h->flags, data, h->length,
+                                         oversize);
+        else if (s && !oversize)
+            hvrpc__stream_on_window_locked(s, h->flags, data, h->length);
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
     if (h->type != HVRPC__FRAME_REQUEST)
-        return 0; /* Data frames belong to streams, which come later. */
+        return 0; /* Responses and unknown types: ignored. */
     if (oversize) {
         hvrpc__sconn_send_status(sc, h->stream_id, HVRPC_RESOURCE_EXHAUSTED,
                                  "request of %u bytes exceeds the maximum "
@@ -260,7 +323,7 @@ static int sconn_on_frame(hvrpc__conn *c, const hvrpc__frame_header *h,
                                  h->length, sc->srv->opts.max_frame);
         return 0;
     }
-    on_request(sc, h->stream_id, data, h->length);
+    on_request(sc, h->stream_id, h->flags, data, h->length);
     return 0;
 }
 
@@ -281,6 +344,7 @@ static void sconn_on_close(hvrpc__conn *c, const hvrpc_status *why)
     }
     sc->calls = NULL;
     pthread_mutex_unlock(&c->mu);
+    hvrpc__stream_conn_closed(sc, why);
 
     pthread_mutex_lock(&srv->mu);
     if (sc->prev)
@@ -290,8 +354,8 @@ static void sconn_on_close(hvrpc__conn *c, const hvrpc_status *why)
     if (sc->next)
         sc->next->prev = sc->prev;
     srv->n_conns--;
-    pthread_mutex_unlock(&srv->mu);
     hvrpc__peer_table_remove(srv->peers, sc->peer_count);
+    pthread_mutex_unlock(&srv->mu);
     hvrpc__sconn_unref(sc);
 }
 
@@ -306,7 +370,7 @@ static void refuse(hvrpc_server *srv, int fd, const hvrpc_peer *peer,
 {
     char who[128];
     hvrpc_peer_format(peer, who, sizeof who);
-    close(fd);
+    hvrpc__sock_close(fd);
     hvrpc__log(&srv->log, HVRPC_LOG_WARN, "connection from %s refused: %s", who,
                why);
 }
@@ -324,10 +388,13 @@ static void accept_one(hvrpc_endpoint *ep, int fd, const hvrpc_peer *peer)
         return;
     }
     hvrpc__sconn *sc = hvrpc__calloc(1, sizeof *sc);
-    struct hvrpc__peer_count *pc =
-        sc ? hvrpc__peer_table_add(srv->peers, peer,
-                                   o->max_connections_per_peer)
-           : NULL;
+    struct hvrpc__peer_count *pc = NULL;
+    if (sc) {
+        pthread_mutex_lock(&srv->mu);
+        pc = hvrpc__peer_table_add(srv->peers, peer,
+                                   o->max_connections_per_peer);
+        pthread_mutex_unlock(&srv->mu);
+    }
     if (!pc) {
         hvrpc__free(sc);
         refuse(srv, fd, peer,
@@ -345,13 +412,16 @@ static void accept_one(hvrpc_endpoint *ep, int fd, const hvrpc_peer *peer)
     sc->conn.pause_at = 2 * (size_t)o->max_frame + 65536;
     atomic_init(&sc->refs, 1);
     atomic_init(&sc->n_calls, 0);
+    atomic_init(&sc->n_streams, 0);
     atomic_init(&sc->last_active, hvrpc__now_ns());
     if (hvrpc__conn_start(&sc->conn) != 0) {
         hvrpc__log(&srv->log, HVRPC_LOG_WARN, "cannot watch connection: %s",
                    strerror(errno));
+        pthread_mutex_lock(&srv->mu);
         hvrpc__peer_table_remove(srv->peers, pc);
+        pthread_mutex_unlock(&srv->mu);
         hvrpc__conn_destroy(&sc->conn);
-        close(fd);
+        hvrpc__sock_close(fd);
         hvrpc__free(sc);
         return;
     }
@@ -427,6 +497,7 @@ static const char *timed_out(hvrpc__sconn *sc, int64_t now)
             (int64_t)o->write_timeout_ms * HVRPC__NS_PER_MS)
         return "write timeout: the peer does not read its answers";
     if (o->idle_timeout_ms && atomic_load(&sc->n_calls) == 0 &&
+        atomic_load(&sc->n_streams) == 0 &&
         !hvrpc__frame_reader_partial(&c->reader)) {
         int64_t last = atomic_load(&sc->last_active);
         if (c->last_rx_ns > last)
@@ -527,10 +598,16 @@ static hvrpc_code check_service(const hvrpc_service *svc, hvrpc_status *st)
             return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                     "service %s: method %zu has no name",
                                     svc->name, i);
-        if (!m->handler)
+        if (m->kind < HVRPC_UNARY || m->kind > HVRPC_BIDI_STREAMING)
             return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
-                                    "service %s: method %s has no handler",
-                                    svc->name, m->name);
+                                    "service %s: method %s has kind %d, "
+                                    "not a hvrpc_method_kind",
+                                    svc->name, m->name, (int)m->kind);
+        if (m->kind == HVRPC_UNARY ? !m->handler : !m->stream)
+            return hvrpc_status_set(
+                st, HVRPC_INVALID_ARGUMENT, "service %s: method %s has no %s",
+                svc->name, m->name,
+                m->kind == HVRPC_UNARY ? "handler" : "stream handler");
     }
     return HVRPC_OK;
 }
@@ -701,6 +778,7 @@ void hvrpc_server_stop(hvrpc_server *srv)
         while (sc->calls)
             hvrpc__call_answer_locked(sc->calls, HVRPC_UNAVAILABLE,
                                       "the server is shutting down");
+        hvrpc__stream_conn_stopping_locked(sc);
         pthread_mutex_unlock(&sc->conn.mu);
     }
     int64_t flush_deadline = hvrpc__deadline_after_ns(STOP_FLUSH_NS);
@@ -747,6 +825,7 @@ void hvrpc_server_free(hvrpc_server *srv)
         hvrpc__free(ep);
     }
     hvrpc__free(srv->eps);
+    hvrpc__files_free(srv->files);
     hvrpc__peer_table_free(srv->peers);
     hvrpc__loop_destroy(&srv->loop);
     pthread_cond_destroy(&srv->cv);

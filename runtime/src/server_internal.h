@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "stream_internal.h"
 #include "ttrpc/request.pb-c.h"
 #include "workers.h"
 
@@ -61,6 +62,8 @@ typedef struct hvrpc__sconn {
     atomic_uint n_calls;              /* calls not yet freed */
     _Atomic int64_t last_active;      /* last byte in or call freed, ns */
     hvrpc_call *calls;                /* unanswered calls, under conn.mu */
+    hvrpc__stream_map streams;        /* open streams, under conn.mu */
+    atomic_uint n_streams;            /* streams not yet freed */
     struct hvrpc__sconn *prev, *next; /* srv->conns, under srv->mu */
 } hvrpc__sconn;
 
@@ -106,6 +109,7 @@ struct hvrpc_server {
     struct hvrpc__peer_table *peers;
     hvrpc__timer sweep; /* read and idle timeouts */
     _Atomic hvrpc__server_state state;
+    struct hvrpc__files *files; /* descriptors.c: for reflection */
 };
 
 /* call.c */
@@ -119,7 +123,10 @@ void hvrpc__call_start(hvrpc_call *call);
 void hvrpc__call_answer_locked(hvrpc_call *call, hvrpc_code code,
                                const char *msg);
 
-/* peers.c: connections per peer (loop thread only). */
+/* descriptors.c: frees what hvrpc_server_add_file_descriptor() kept. */
+void hvrpc__files_free(struct hvrpc__files *files);
+
+/* peers.c: connections and calls per peer. Under srv->mu. */
 typedef struct hvrpc__peer_table hvrpc__peer_table;
 hvrpc__peer_table *hvrpc__peer_table_new(void);
 void hvrpc__peer_table_free(hvrpc__peer_table *t);
@@ -130,6 +137,10 @@ struct hvrpc__peer_count *hvrpc__peer_table_add(hvrpc__peer_table *t,
                                                 uint32_t max);
 void hvrpc__peer_table_remove(hvrpc__peer_table *t,
                               struct hvrpc__peer_count *pc);
+/* Counts a call of pc's peer unless it has max (0: no limit) already. */
+bool hvrpc__peer_table_call_begin(struct hvrpc__peer_count *pc, uint32_t max);
+void hvrpc__peer_table_call_end(hvrpc__peer_table *t,
+                                struct hvrpc__peer_count *pc);
 /* access.c: true when ep's allow list admits peer. */
 bool hvrpc__endpoint_admits(const hvrpc_endpoint *ep, const hvrpc_peer *peer);
 
@@ -140,10 +151,15 @@ void hvrpc__sconn_unref(hvrpc__sconn *sc);
 void hvrpc__sconn_send_status(hvrpc__sconn *sc, uint32_t stream_id,
                               hvrpc_code code, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
+    HVRPC_PRINTF(4, 5)
 #endif
-    ;
+        ;
 void hvrpc__server_live_inc(hvrpc_server *srv);
+/* A call of sc's peer begins (false: the peer's limit is reached) or is
+ * freed. Calls outlive their connection, so a peer cannot shed its count
+ * by reconnecting. */
+bool hvrpc__server_peer_call_begin(hvrpc__sconn *sc);
+void hvrpc__server_peer_call_end(hvrpc__sconn *sc);
 void hvrpc__server_live_dec(hvrpc_server *srv);
 
 #endif

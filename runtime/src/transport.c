@@ -10,11 +10,23 @@
 
 #include "clock.h"
 #include "transport.h"
+#ifdef _WIN32
+#include "win/platform_win.h"
+#endif
+
+const hvrpc__transport *hvrpc__transport_unix_override;
 
 const hvrpc__transport *hvrpc__transport_for(hvrpc_addr_kind kind)
 {
+#ifdef _WIN32
+    /* Every listen and connect comes here first: start Winsock (once)
+     * before a transport resolves a name or makes a socket. */
+    hvrpc__net_init();
+#endif
     switch (kind) {
     case HVRPC_ADDR_UNIX:
+        if (hvrpc__transport_unix_override)
+            return hvrpc__transport_unix_override;
         return &hvrpc__transport_unix;
     case HVRPC_ADDR_TCP:
         return &hvrpc__transport_tcp;
@@ -26,6 +38,13 @@ const hvrpc__transport *hvrpc__transport_for(hvrpc_addr_kind kind)
         return &hvrpc__transport_hvsock;
     }
     return NULL;
+}
+
+/* The Windows versions of the helpers below are in win/sock_win.c. */
+#ifndef _WIN32
+int hvrpc__sock_close(int fd)
+{
+    return close(fd);
 }
 
 ssize_t hvrpc__sock_read(int fd, void *buf, size_t n)
@@ -162,10 +181,17 @@ void hvrpc__sock_peer_creds(int fd, hvrpc_peer *peer)
     }
 }
 
+#endif /* !_WIN32 */
+
 hvrpc_code hvrpc__unix_sockaddr(const char *path, int abstract, void *out,
                                 socklen_t *len, hvrpc_status *st)
 {
     struct sockaddr_un *sun = out;
+#ifdef _WIN32
+    /* unix:///C:/dir/x.sock names C:/dir/x.sock (as file:/// URIs do). */
+    if (path[0] == '/' && path[1] != '\0' && path[2] == ':')
+        path++;
+#endif
     size_t n = strlen(path);
     /* An abstract name takes the leading NUL byte of sun_path. */
     if (n + (abstract ? 1 : 0) >= sizeof sun->sun_path)

@@ -48,6 +48,11 @@ typedef struct hvrpc__transport {
 /* The transport for an address kind; never NULL for a parsed address. */
 const hvrpc__transport *hvrpc__transport_for(hvrpc_addr_kind kind);
 
+/* Tests only (tests/fault): when set, unix addresses use this table, which
+ * wraps hvrpc__transport_unix to split, interrupt or delay its I/O. Set it
+ * while no server or client exists. */
+extern const hvrpc__transport *hvrpc__transport_unix_override;
+
 extern const hvrpc__transport hvrpc__transport_unix;
 extern const hvrpc__transport hvrpc__transport_tcp;
 extern const hvrpc__transport hvrpc__transport_vsock;
@@ -55,6 +60,9 @@ extern const hvrpc__transport hvrpc__transport_hybrid;
 extern const hvrpc__transport hvrpc__transport_hvsock;
 
 /* --- helpers shared by the socket transports (transport.c) ------------ */
+
+/* Closes a socket (close(2); closesocket() on Windows). 0 or -1. */
+int hvrpc__sock_close(int fd);
 
 ssize_t hvrpc__sock_read(int fd, void *buf, size_t n);
 ssize_t hvrpc__sock_write(int fd, const void *buf, size_t n);
@@ -91,5 +99,30 @@ hvrpc_code hvrpc__unix_listen_path(const char *path, int abstract, int backlog,
 /* Accepts on a unix listener; the peer is the connecting process. */
 int hvrpc__unix_accept(int lfd, const hvrpc_address *bound, int *fd,
                        hvrpc_peer *peer);
+
+/* --- hvsock (transport_hvsock.c) ---------------------------------------- */
+
+/* Windows' values (hvsocket.h), usable on every platform. */
+#define HVRPC__AF_HYPERV                    34
+#define HVRPC__HV_PROTOCOL_RAW              1
+#define HVRPC__HVSOCKET_CONNECT_TIMEOUT     1
+#define HVRPC__HVSOCKET_CONNECT_TIMEOUT_MAX 300000u
+#define HVRPC__HVSOCKET_CONNECTED_SUSPEND   4
+#define HVRPC__SOCKADDR_HV_LEN              36
+
+/* The SOCKADDR_HV of an hvsock address, byte for byte as Windows lays it
+ * out: Family (34, little-endian u16), Reserved (0), VmId, ServiceId (each
+ * a GUID: data1-3 little-endian, data4 as is). */
+void hvrpc__hvsock_sockaddr(const hvrpc_address *a,
+                            uint8_t out[HVRPC__SOCKADDR_HV_LEN]);
+
+/* The peer identity from an accepted connection's SOCKADDR_HV. */
+void hvrpc__hvsock_peer(const uint8_t sa[HVRPC__SOCKADDR_HV_LEN],
+                        hvrpc_peer *peer);
+
+/* HVSOCKET_CONNECT_TIMEOUT for a connect that must end by deadline_ns:
+ * what is left of it in ms, at least 1, at most 300000 (also without a
+ * deadline). */
+uint32_t hvrpc__hvsock_connect_timeout_ms(int64_t deadline_ns);
 
 #endif

@@ -7,10 +7,14 @@
 #include <unistd.h>
 
 #include "transport.h"
+#ifdef _WIN32
+#include "win/platform_win.h"
+#endif
 
 /* A socket file nobody listens on (left by a crashed server) is replaced;
  * one that accepts connections is in use, and anything that is not a
  * socket is never touched (connect() to a regular file is refused too). */
+#ifndef _WIN32
 static int stale_socket(const struct sockaddr_un *sun, socklen_t len)
 {
     struct stat sb;
@@ -24,6 +28,26 @@ static int stale_socket(const struct sockaddr_un *sun, socklen_t len)
     close(s);
     return refused;
 }
+#else
+/* Windows: an AF_UNIX socket file is a reparse point; the test is the
+ * same (a connect refused), through the Winsock helpers. */
+static int stale_socket(const struct sockaddr_un *sun, socklen_t len)
+{
+    DWORD attr = GetFileAttributesA(sun->sun_path);
+    if (attr == INVALID_FILE_ATTRIBUTES ||
+        !(attr & FILE_ATTRIBUTE_REPARSE_POINT))
+        return 0;
+    int s;
+    if (hvrpc__sock_socket(AF_UNIX, 0, &s) != 0)
+        return 0;
+    u_long zero = 0; /* a blocking connect: the answer is immediate */
+    ioctlsocket((SOCKET)s, FIONBIO, &zero);
+    int refused = connect((SOCKET)s, (const struct sockaddr *)sun, len) != 0 &&
+                  hvrpc__wsa_set_errno() == ECONNREFUSED;
+    hvrpc__sock_close(s);
+    return refused;
+}
+#endif
 
 hvrpc_code hvrpc__unix_listen_path(const char *path, int abstract, int backlog,
                                    int *fd, const char *what, hvrpc_status *st)
@@ -78,7 +102,7 @@ static hvrpc_code unix_connect(const hvrpc_address *a, int64_t deadline_ns,
 
 static void unix_unlisten(int lfd, const hvrpc_address *bound)
 {
-    close(lfd);
+    hvrpc__sock_close(lfd);
     if (!bound->u.unix_sock.abstract)
         unlink(bound->u.unix_sock.path);
 }

@@ -138,7 +138,8 @@ static void junk_reply(hvrpc_call *call, const uint8_t *req, size_t len,
 
 static void test_bad_response(const char *dir)
 {
-    static const hvrpc_method methods[] = {{"Neg", junk_reply}};
+    static const hvrpc_method methods[] = {
+        {.name = "Neg", .handler = junk_reply}};
     static const hvrpc_service beta = {MULTI__V1__BETA_NAME, methods, 1};
     hvrpc_server *srv;
     hvrpc_endpoint *ep;

@@ -42,8 +42,7 @@ static void child_log(hvrpc_log_level level, const char *line, void *arg)
         fprintf(stderr, "[server %d] %s\n", (int)getpid(), line);
 }
 
-__attribute__((format(printf, 2, 3))) static void
-child_report(int fd, const char *fmt, ...)
+HVRPC_PRINTF(2, 3) static void child_report(int fd, const char *fmt, ...)
 {
     char buf[512];
     va_list ap;
@@ -114,6 +113,8 @@ __attribute__((noreturn)) static void child_main(const server_proc_options *o,
     if (o->max_frame)
         so.max_frame = o->max_frame;
     so.log = child_log;
+    if (o->tune)
+        o->tune(&so);
 
     hvrpc_status st;
     hvrpc_status_clear(&st);
@@ -131,6 +132,11 @@ __attribute__((noreturn)) static void child_main(const server_proc_options *o,
     }
     if (hvrpc_echo_service_register(srv, ep, &st) != HVRPC_OK) {
         child_report(wfd, "ERR hvrpc_echo_service_register: %s", st.message);
+        hvrpc_server_free(srv);
+        exit(2);
+    }
+    if (o->register_more && o->register_more(srv, ep) != 0) {
+        child_report(wfd, "ERR register_more failed");
         hvrpc_server_free(srv);
         exit(2);
     }

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <hvrpc/hvrpc.h>
+
 typedef struct server_proc_options {
     const char *transport; /* "unix", "tcp" or "vsock" */
     /* Listen here instead of a fresh address of the transport (transport
@@ -34,6 +36,11 @@ typedef struct server_proc_options {
     const char *listen_uri;
     unsigned workers;   /* handler threads; 0: the server's default */
     uint32_t max_frame; /* frame data limit; 0: the server's default */
+    /* Optional, in the child: adjusts the server options before the
+     * server is created, and registers more services on the endpoint
+     * after echo (non-zero fails the start). tests/streaming uses them. */
+    void (*tune)(hvrpc_server_options *so);
+    int (*register_more)(hvrpc_server *srv, hvrpc_endpoint *ep);
 } server_proc_options;
 
 typedef struct server_proc {

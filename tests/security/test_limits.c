@@ -53,6 +53,45 @@ static void calls_per_connection(void)
     test_server_stop(&ts);
 }
 
+/* Calls per peer count over all its connections, and calls whose
+ * connection closed still count until their handler lets them go: a peer
+ * cannot shed its calls by reconnecting. */
+static void calls_per_peer(void)
+{
+    hvrpc_server_options o = options();
+    o.max_calls_per_peer = 4;
+    test_server ts;
+    CHECK_INT(test_server_start(&ts, &o, NULL), 0);
+    int a = raw_connect(&ts), b = raw_connect(&ts);
+    for (uint32_t id = 1; id <= 3; id += 2) {
+        CHECK_INT(raw_send_echo(a, id, ECHO, "Echo", 1, 0, 800, 0, ""), 0);
+        CHECK_INT(raw_send_echo(b, id, ECHO, "Echo", 1, 0, 800, 0, ""), 0);
+    }
+    uint32_t stream;
+    int code;
+    char msg[256];
+    usleep(100 * 1000);
+    close(a); /* its two calls are still held by their handlers */
+    int c = raw_connect(&ts);
+    CHECK_INT(raw_send_echo(c, 1, ECHO, "Echo", 1, 0, 0, 0, ""), 0);
+    CHECK_INT(raw_read_status(c, 3000, &stream, &code, msg, sizeof msg), 0);
+    CHECK_INT(code, HVRPC_RESOURCE_EXHAUSTED);
+    CHECK_CONTAINS(msg, "calls of this peer");
+    /* Once the held calls are answered, the peer may call again. */
+    int ok = 0;
+    for (int i = 0; i < 2; i++)
+        if (raw_read_status(b, 3000, &stream, &code, NULL, 0) == 0 && code == 0)
+            ok++;
+    CHECK_INT(ok, 2);
+    usleep(300 * 1000);
+    CHECK_INT(raw_send_echo(c, 3, ECHO, "Echo", 1, 0, 0, 0, ""), 0);
+    CHECK_INT(raw_read_status(c, 3000, &stream, &code, NULL, 0), 0);
+    CHECK_INT(code, 0);
+    close(b);
+    close(c);
+    test_server_stop(&ts);
+}
+
 /* Metadata entries and bytes, and name lengths, checked before decoding. */
 static void request_limits(void)
 {
@@ -248,6 +287,7 @@ static void backpressure(void)
 int main(void)
 {
     calls_per_connection();
+    calls_per_peer();
     request_limits();
     connection_limits();
     read_and_idle_timeouts();

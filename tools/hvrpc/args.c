@@ -13,10 +13,9 @@
 #include "cli.h"
 
 #if defined(__GNUC__)
-__attribute__((format(printf, 2, 0)))
+HVRPC_PRINTF(2, 0)
 #endif
-static void
-print_usage_error(const char *verb, const char *fmt, va_list ap)
+static void print_usage_error(const char *verb, const char *fmt, va_list ap)
 {
     fputs("hvrpc: ", stderr);
     if (verb != NULL)

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <hvrpc/version.h>
+
 #define CLI_EXIT_USAGE 64 /* EX_USAGE: bad arguments */
 #define CLI_EXIT_IOERR 74 /* EX_IOERR: reading stdin or writing stdout */
 
@@ -25,6 +27,10 @@ typedef struct cli_verb {
 extern const cli_verb cli_verb_serve;
 extern const cli_verb cli_verb_call;
 extern const cli_verb cli_verb_guid;
+extern const cli_verb cli_verb_list;
+extern const cli_verb cli_verb_describe;
+extern const cli_verb cli_verb_health;
+extern const cli_verb cli_verb_register;
 
 /* Prints a verb's help on stdout; returns exit status 0. */
 int cli_print_help(const cli_verb *v);
@@ -33,17 +39,17 @@ int cli_print_help(const cli_verb *v);
  * CLI_EXIT_USAGE. verb may be NULL. */
 int cli_usage_error(const char *verb, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
+    HVRPC_PRINTF(2, 3)
 #endif
-    ;
+        ;
 
 /* Same, then exits with CLI_EXIT_USAGE. Used only while arguments are
  * parsed: nothing is held yet that exit() would not release. */
 _Noreturn void cli_usage(const char *verb, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
+    HVRPC_PRINTF(2, 3)
 #endif
-    ;
+        ;
 
 /* Says "hvrpc: VERB: out of memory" and returns the exit status for it,
  * RESOURCE_EXHAUSTED (8). */

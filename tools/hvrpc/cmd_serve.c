@@ -4,6 +4,9 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#ifdef _WIN32
+#include <windows.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,8 @@
 
 #include "cli.h"
 #include "echo_service.h"
+#include "health_service.h"
+#include "reflection_service.h"
 
 /* One --listen URI and, once listening, its endpoint. */
 typedef struct serve_endpoint {
@@ -24,6 +29,9 @@ typedef struct serve_opts {
     size_t n_endpoints;
     hvrpc_server_options server;
     bool verbose;
+    bool no_health;     /* --no-health */
+    bool no_reflection; /* --no-reflection */
+    hvrpc_health *health;
 } serve_opts;
 
 static const char *level_name(hvrpc_log_level level)
@@ -84,6 +92,10 @@ static bool parse_serve(int argc, char **argv, serve_opts *o)
         } else if (cli_args_flag(&a, arg, "--verbose") ||
                    cli_args_flag(&a, arg, "-v")) {
             o->verbose = true;
+        } else if (cli_args_flag(&a, arg, "--no-health")) {
+            o->no_health = true;
+        } else if (cli_args_flag(&a, arg, "--no-reflection")) {
+            o->no_reflection = true;
         } else {
             cli_args_unknown(&a, arg);
         }
@@ -126,6 +138,16 @@ static int start_server(serve_opts *o, hvrpc_server **out)
             return setup_failed("listen", e->uri, &st);
         if (hvrpc_echo_service_register(srv, e->ep, &st) != HVRPC_OK)
             return setup_failed("register echo on", e->uri, &st);
+        /* The built-in services, on by default: `hvrpc health`, `list`,
+         * `describe` and `call -d` work against any `hvrpc serve`. */
+        if (!o->no_health &&
+            ((o->health == NULL &&
+              hvrpc_health_create(&o->health, &st) != HVRPC_OK) ||
+             hvrpc_health_register(srv, e->ep, o->health, &st) != HVRPC_OK))
+            return setup_failed("register health on", e->uri, &st);
+        if (!o->no_reflection &&
+            hvrpc_reflection_register(srv, e->ep, &st) != HVRPC_OK)
+            return setup_failed("register reflection on", e->uri, &st);
     }
     if (hvrpc_server_start(srv, &st) != HVRPC_OK)
         return setup_failed("start", NULL, &st);
@@ -146,13 +168,29 @@ static void print_endpoints(const serve_opts *o)
     fflush(stdout);
 }
 
+#ifdef _WIN32
+/* Windows has no SIGTERM to wait for: Ctrl-C, Ctrl-Break, closing the
+ * console, logoff and shutdown set an event the main thread waits on. */
+static HANDLE stop_event;
+static volatile LONG stop_ctrl = -1;
+
+static BOOL WINAPI on_console_ctrl(DWORD ctrl)
+{
+    InterlockedExchange(&stop_ctrl, (LONG)ctrl);
+    SetEvent(stop_event);
+    return TRUE;
+}
+#endif
+
 static int run_serve(int argc, char **argv)
 {
     serve_opts o = {0};
     hvrpc_server *srv = NULL;
+#ifndef _WIN32
     sigset_t stop_signals;
-    int status;
     int sig;
+#endif
+    int status;
 
     o.endpoints = calloc((size_t)argc, sizeof(*o.endpoints));
     if (o.endpoints == NULL)
@@ -168,31 +206,47 @@ static int run_serve(int argc, char **argv)
     /* Block the stop signals before the server starts its threads, which
      * inherit the mask: the signals then stay pending until sigwait()
      * takes them here, and no handler runs at all. */
+#ifndef _WIN32
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+#else
+    stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+    SetConsoleCtrlHandler(on_console_ctrl, TRUE);
+#endif
 
     status = start_server(&o, &srv);
     if (status == 0) {
         print_endpoints(&o);
+#ifndef _WIN32
         sigwait(&stop_signals, &sig);
         fprintf(stderr, "info: %s received, stopping\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+#else
+        WaitForSingleObject(stop_event, INFINITE);
+        fprintf(stderr,
+                "info: console control event %ld received, "
+                "stopping\n",
+                (long)stop_ctrl);
+#endif
         hvrpc_server_stop(srv);
     }
     hvrpc_server_free(srv);
+    hvrpc_health_free(o.health);
     free(o.endpoints);
     return status;
 }
 
 const cli_verb cli_verb_serve = {
     "serve",
-    "serve the built-in echo service on one or more endpoints",
+    "serve echo, health and reflection on one or more endpoints",
     "Usage: hvrpc serve --listen URI [--listen URI ...] [--workers N]\n"
-    "                   [--max-frame BYTES] [--verbose]\n"
+    "                   [--max-frame BYTES] [--no-health] [--no-reflection]\n"
+    "                   [--verbose]\n"
     "\n"
-    "Serves hvrpc.echo.v1.Echo (proto/hvrpc/echo/v1/echo.proto) on every URI.\n"
+    "Serves hvrpc.echo.v1.Echo (proto/hvrpc/echo/v1/echo.proto) on every URI,\n"
+    "with grpc.health.v1.Health and hvrpc.reflection.v1.Reflection beside it.\n"
     "Once all are listening it prints one line per endpoint on stdout,\n"
     "    listening on URI\n"
     "with the address really used (tcp port 0 and vsock port 'any' show the\n"
@@ -206,6 +260,11 @@ const cli_verb cli_verb_serve = {
     "  --workers N         handler threads, 1-256 (default 4)\n"
     "  --max-frame BYTES   largest frame received or sent, 1024-1073741824\n"
     "                      (default 4194304, 4 MiB)\n"
+    "  --no-health         do not serve grpc.health.v1.Health (served by\n"
+    "                      default: 'hvrpc health URI')\n"
+    "  --no-reflection     do not serve hvrpc.reflection.v1.Reflection "
+    "(served\n"
+    "                      by default: 'hvrpc list', 'describe', 'call -d')\n"
     "  -v, --verbose       log debug lines too\n"
     "  -h, --help          this text\n"
     "\n"

@@ -6,6 +6,10 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#endif
 #include <string.h>
 
 #include <hvrpc/version.h>
@@ -30,10 +34,8 @@ static const cli_verb verb_help = {
 };
 
 static const cli_verb *const verbs[] = {
-    &cli_verb_serve,
-    &cli_verb_call,
-    &cli_verb_guid,
-    &verb_help,
+    &cli_verb_serve,  &cli_verb_call, &cli_verb_list,     &cli_verb_describe,
+    &cli_verb_health, &cli_verb_guid, &cli_verb_register, &verb_help,
 };
 
 static const char overview_head[] =
@@ -42,7 +44,12 @@ static const char overview_head[] =
     "Usage:\n"
     "  hvrpc serve --listen URI [--listen URI ...] [OPTIONS]\n"
     "  hvrpc call URI SERVICE/METHOD [OPTIONS] [< REQUEST]\n"
+    "  hvrpc call URI SERVICE/METHOD -d JSON|@FILE|@- [OPTIONS]\n"
+    "  hvrpc list URI [SERVICE]\n"
+    "  hvrpc describe URI SYMBOL\n"
+    "  hvrpc health URI [SERVICE]\n"
     "  hvrpc guid PORT|GUID|VMID-NAME\n"
+    "  hvrpc register --name NAME (--port N | --guid GUID) | --from FILE\n"
     "  hvrpc help [VERB]\n"
     "  hvrpc --version\n"
     "\n"
@@ -86,7 +93,7 @@ static int print_overview(void)
 {
     fputs(overview_head, stdout);
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        printf("  %-7s %s\n", verbs[i]->name, verbs[i]->summary);
+        printf("  %-9s %s\n", verbs[i]->name, verbs[i]->summary);
     fputs(overview_tail, stdout);
     return 0;
 }
@@ -129,6 +136,12 @@ static int finish_stdout(int status)
 int main(int argc, char **argv)
 {
     const cli_verb *v;
+
+#ifdef _WIN32
+    /* Requests and replies pass through stdin and stdout as raw bytes. */
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+#endif
 
     if (argc < 2)
         cli_usage(NULL, "missing verb (see 'hvrpc help')");

@@ -71,6 +71,9 @@ typedef struct hvrpc_address {
         struct {
             hvrpc_guid vm_id;
             hvrpc_guid service_id;
+            /* 1 for "?suspend=0": HVSOCKET_CONNECTED_SUSPEND off, so a
+             * paused VM's connections break. 0 (the default) keeps them. */
+            int no_suspend;
         } hv;
     } u;
 } hvrpc_address;

@@ -3,8 +3,8 @@
  *
  * The umbrella header. Topics: status.h (codes, errors), limits.h, guid.h,
  * address.h (URIs), peer.h (identities), server.h (endpoints, services,
- * calls), client.h (calls), service.h (endpoints from .proto options,
- * decoding for typed code), log.h.
+ * calls), client.h (calls), stream.h (streaming calls), service.h
+ * (endpoints from .proto options, decoding for typed code), log.h.
  */
 #ifndef HVRPC_HVRPC_H
 #define HVRPC_HVRPC_H
@@ -19,6 +19,7 @@
 #include "hvrpc/peer.h"
 #include "hvrpc/server.h"
 #include "hvrpc/client.h"
+#include "hvrpc/stream.h"
 #include "hvrpc/service.h"
 #include "hvrpc/access.h"
 

@@ -61,6 +61,11 @@ typedef struct hvrpc_server_options {
      * RESOURCE_EXHAUSTED before its request is decoded. With max_frame,
      * this bounds the answers one connection can have queued. */
     uint32_t max_calls_per_connection;
+    /* Calls of one peer not yet freed (256), over all its connections and
+     * counting calls whose connection has closed but whose handler still
+     * holds them: reconnecting does not reset it. One more is answered
+     * RESOURCE_EXHAUSTED. */
+    uint32_t max_calls_per_peer;
     /* Per request, checked on the raw bytes before decoding: metadata
      * entries (64) and their bytes (16 KiB) -> RESOURCE_EXHAUSTED; the
      * service and method name lengths (256 each) -> INVALID_ARGUMENT. */
@@ -78,6 +83,16 @@ typedef struct hvrpc_server_options {
      * with more than two frames' worth queued, the server stops reading
      * from it: a peer that sends without reading cannot pile up answers. */
     uint32_t write_timeout_ms;
+    /* Streams open at once on one connection (128): one more is answered
+     * RESOURCE_EXHAUSTED. Each open stream has a thread of its own for
+     * its handler. */
+    uint32_t max_streams_per_connection;
+    /* Each stream's receive window in bytes (256 KiB; 1 KiB..1 GiB): what
+     * the server queues for a stream whose handler does not read, at
+     * most (one message of up to max_frame when nothing else is queued).
+     * An hvrpc client is granted it and never sends more; a plain ttrpc
+     * client that does is answered RESOURCE_EXHAUSTED on that stream. */
+    uint32_t stream_window;
 } hvrpc_server_options;
 
 /* Fills *o with the defaults. */
@@ -89,9 +104,32 @@ HVRPC_API void hvrpc_server_options_init(hvrpc_server_options *o);
 typedef void (*hvrpc_handler_fn)(hvrpc_call *call, const uint8_t *request,
                                  size_t request_len, void *user_data);
 
+/* A streaming call, server side (hvrpc/stream.h has its functions). */
+typedef struct hvrpc_stream hvrpc_stream;
+
+/* What a method streams. Bit 0: the client sends a stream of messages;
+ * bit 1: the server does. */
+typedef enum hvrpc_method_kind {
+    HVRPC_UNARY = 0,
+    HVRPC_CLIENT_STREAMING = 1,
+    HVRPC_SERVER_STREAMING = 2,
+    HVRPC_BIDI_STREAMING = 3,
+} hvrpc_method_kind;
+
+/* A stream handler: runs on a thread of its own when a stream opens, may
+ * block in hvrpc_stream_send()/hvrpc_stream_recv(), and ends the stream
+ * exactly once (hvrpc_stream_finish(), hvrpc_stream_reply()), before or
+ * after it returns, from any thread. A server-streaming method's request
+ * is the stream's one incoming message. */
+typedef void (*hvrpc_stream_handler_fn)(hvrpc_stream *stream, void *user_data);
+
+/* A method. {name, handler} is a unary method; a streaming one sets kind
+ * and stream instead of handler. */
 typedef struct hvrpc_method {
-    const char *name; /* bare method name: "Echo" */
-    hvrpc_handler_fn handler;
+    const char *name;               /* bare method name: "Echo" */
+    hvrpc_handler_fn handler;       /* HVRPC_UNARY */
+    hvrpc_method_kind kind;         /* HVRPC_UNARY when left out */
+    hvrpc_stream_handler_fn stream; /* the streaming kinds */
 } hvrpc_method;
 
 /* A service. The runtime keeps the pointer: the table and its strings
@@ -200,9 +238,9 @@ HVRPC_API hvrpc_code hvrpc_call_reply_message(hvrpc_call *call,
 HVRPC_API hvrpc_code hvrpc_call_fail(hvrpc_call *call, hvrpc_code code,
                                      const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+    HVRPC_PRINTF(3, 4)
 #endif
-    ;
+        ;
 
 #ifdef __cplusplus
 }

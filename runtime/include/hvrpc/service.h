@@ -85,6 +85,33 @@ HVRPC_API ProtobufCMessage *
 hvrpc_call_decode(hvrpc_call *call, const ProtobufCMessageDescriptor *type,
                   const uint8_t *data, size_t len);
 
+/* --- schemas, for a reflection service ------------------------------- */
+
+/* Records a serialized google.protobuf.FileDescriptorProto with the
+ * server, so a reflection service (services/reflection) can hand it to
+ * clients. Generated register functions record their file's descriptor
+ * (P_file_descriptor) this way; record the files it imports yourself when
+ * clients should see them too. The bytes are not copied: they must stay
+ * valid until hvrpc_server_free() (generated code passes static arrays).
+ * The same bytes twice are recorded once. Only before
+ * hvrpc_server_start() (FAILED_PRECONDITION after). */
+HVRPC_API hvrpc_code hvrpc_server_add_file_descriptor(hvrpc_server *srv,
+                                                      const uint8_t *data,
+                                                      size_t len,
+                                                      hvrpc_status *st);
+
+/* The descriptors recorded, in the order recorded: the i-th one's bytes
+ * and *len; NULL (and *len 0) when i is out of range. */
+HVRPC_API size_t hvrpc_server_file_descriptor_count(const hvrpc_server *srv);
+HVRPC_API const uint8_t *
+hvrpc_server_file_descriptor_at(const hvrpc_server *srv, size_t i, size_t *len);
+
+/* The services registered on an endpoint, by full name, in registration
+ * order; NULL when i is out of range. Stable once the server started. */
+HVRPC_API size_t hvrpc_endpoint_service_count(const hvrpc_endpoint *ep);
+HVRPC_API const char *hvrpc_endpoint_service_name(const hvrpc_endpoint *ep,
+                                                  size_t i);
+
 #ifdef __cplusplus
 }
 #endif

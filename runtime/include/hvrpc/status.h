@@ -74,9 +74,9 @@ HVRPC_API hvrpc_code hvrpc_code_from_wire(int wire_code);
 HVRPC_API hvrpc_code hvrpc_status_set(hvrpc_status *st, hvrpc_code code,
                                       const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+    HVRPC_PRINTF(3, 4)
 #endif
-    ;
+        ;
 
 /* Resets *st to OK with an empty message. st may be NULL. */
 HVRPC_API void hvrpc_status_clear(hvrpc_status *st);

@@ -22,4 +22,15 @@
 #define HVRPC_API
 #endif
 
+/* printf-style format checking where the compiler has it. mingw-w64's
+ * "printf" means Microsoft's format language; the library formats with
+ * C99's (hvrpc is built with __USE_MINGW_ANSI_STDIO there). */
+#if defined(__MINGW32__)
+#define HVRPC_PRINTF(fmt, args) __attribute__((format(gnu_printf, fmt, args)))
+#elif defined(__GNUC__)
+#define HVRPC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define HVRPC_PRINTF(fmt, args)
+#endif
+
 #endif /* HVRPC_VERSION_H */

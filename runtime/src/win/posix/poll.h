@@ -1,0 +1,5 @@
+/* Windows: <poll.h> for the runtime's POSIX code (platform_win.h). */
+#ifndef HVRPC__WIN_POSIX_POLL_H
+#define HVRPC__WIN_POSIX_POLL_H
+#include "../platform_win.h"
+#endif

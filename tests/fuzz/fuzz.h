@@ -1,0 +1,53 @@
+/*
+ * fuzz.h - what the fuzz targets share: libFuzzer's entry point, a
+ * counting allocator for the runtime (hvrpc/alloc.h) and how a target
+ * reports a finding.
+ *
+ * Each target is one fuzz_<name>.c defining LLVMFuzzerTestOneInput(). The
+ * HVRPC_FUZZ build links it with libFuzzer; the gcc builds link it with
+ * replay.c, which runs it over the committed corpus once.
+ */
+#ifndef HVRPC_FUZZ_H
+#define HVRPC_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Makes the counting allocator the runtime's (once; later calls do
+ * nothing). It never fails an allocation: it measures. */
+void fuzz_alloc_install(void);
+/* Bytes and blocks the runtime holds now, and the most bytes it held at
+ * once since the last fuzz_alloc_reset_peak(). */
+size_t fuzz_alloc_live_bytes(void);
+size_t fuzz_alloc_live_blocks(void);
+size_t fuzz_alloc_peak_bytes(void);
+void fuzz_alloc_reset_peak(void);
+
+/* A broken promise: prints why and aborts, so libFuzzer keeps the input
+ * (and the replay run fails). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+_Noreturn void
+fuzz_fail(const char *fmt, ...);
+
+#define FUZZ_ASSERT(cond)                                                      \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            fuzz_fail("%s:%d: %s", __FILE__, __LINE__, #cond);                 \
+    } while (0)
+
+/* A small deterministic generator, for choices a target derives from its
+ * input (chunk sizes, when to stop). */
+static inline uint32_t fuzz_next(uint32_t *s)
+{
+    uint32_t x = *s ? *s : 0x9e3779b9u;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+#endif
