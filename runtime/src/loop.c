@@ -1,59 +1,30 @@
-/* loop.c - epoll event loop with a timer heap and a task queue. */
-#include <errno.h>
-#include <stdlib.h>
+/*
+ * loop.c - the event loop's portable core: the thread, the timer heap and
+ * the task queue. Waiting for sockets is the backend's (loop_epoll.c on
+ * Linux, win/loop_win.c on Windows).
+ */
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "alloc.h"
 #include "clock.h"
 #include "loop.h"
 
-#define MAX_EVENTS 64
-
 /* The loop this thread runs, if any. */
 static _Thread_local const hvrpc__loop *current_loop;
-
-static void wake(hvrpc__loop *l)
-{
-    uint64_t one = 1;
-    ssize_t r = write(l->wake.fd, &one, sizeof one);
-    (void)r; /* a full counter already means "wake up" */
-}
-
-static void on_wake(hvrpc__io *io, uint32_t events)
-{
-    uint64_t n;
-    (void)events;
-    ssize_t r = read(io->fd, &n, sizeof n);
-    (void)r;
-}
 
 hvrpc_code hvrpc__loop_init(hvrpc__loop *l, hvrpc_status *st)
 {
     memset(l, 0, sizeof *l);
-    l->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (l->epfd < 0)
-        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                "epoll_create1: %s", strerror(errno));
-    l->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (l->wake.fd < 0) {
-        int err = errno;
-        close(l->epfd);
-        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED, "eventfd: %s",
-                                strerror(err));
-    }
-    l->wake.fn = on_wake;
     pthread_mutex_init(&l->mu, NULL);
-    hvrpc__loop_add(l, &l->wake, EPOLLIN);
-    return HVRPC_OK;
+    hvrpc_code c = hvrpc__loop_backend_init(l, st);
+    if (c != HVRPC_OK)
+        pthread_mutex_destroy(&l->mu);
+    return c;
 }
 
 void hvrpc__loop_destroy(hvrpc__loop *l)
 {
-    close(l->wake.fd);
-    close(l->epfd);
+    hvrpc__loop_backend_destroy(l);
     hvrpc__free(l->heap);
     pthread_mutex_destroy(&l->mu);
 }
@@ -61,23 +32,6 @@ void hvrpc__loop_destroy(hvrpc__loop *l)
 bool hvrpc__loop_in_thread(const hvrpc__loop *l)
 {
     return current_loop == l;
-}
-
-int hvrpc__loop_add(hvrpc__loop *l, hvrpc__io *io, uint32_t events)
-{
-    struct epoll_event ev = {.events = events, .data.ptr = io};
-    return epoll_ctl(l->epfd, EPOLL_CTL_ADD, io->fd, &ev);
-}
-
-int hvrpc__loop_mod(hvrpc__loop *l, hvrpc__io *io, uint32_t events)
-{
-    struct epoll_event ev = {.events = events, .data.ptr = io};
-    return epoll_ctl(l->epfd, EPOLL_CTL_MOD, io->fd, &ev);
-}
-
-void hvrpc__loop_del(hvrpc__loop *l, hvrpc__io *io)
-{
-    epoll_ctl(l->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 }
 
 /* --- timer heap (min-heap on `when`, l->mu held) ---------------------- */
@@ -151,7 +105,7 @@ bool hvrpc__loop_timer_start(hvrpc__loop *l, hvrpc__timer *t, int64_t when)
     bool earliest = l->heap[0] == t;
     pthread_mutex_unlock(&l->mu);
     if (earliest && !hvrpc__loop_in_thread(l))
-        wake(l);
+        hvrpc__loop_wake(l);
     return true;
 }
 
@@ -176,7 +130,7 @@ void hvrpc__loop_post(hvrpc__loop *l, hvrpc__task *t)
     l->tasks_tail = t;
     pthread_mutex_unlock(&l->mu);
     if (!hvrpc__loop_in_thread(l))
-        wake(l);
+        hvrpc__loop_wake(l);
 }
 
 /* --- the loop ---------------------------------------------------------- */
@@ -214,7 +168,6 @@ static void run_due(hvrpc__loop *l)
 static void *loop_main(void *arg)
 {
     hvrpc__loop *l = arg;
-    struct epoll_event ev[MAX_EVENTS];
     current_loop = l;
     for (;;) {
         pthread_mutex_lock(&l->mu);
@@ -223,11 +176,7 @@ static void *loop_main(void *arg)
         pthread_mutex_unlock(&l->mu);
         if (stop)
             break;
-        int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout);
-        for (int i = 0; i < n; i++) {
-            hvrpc__io *io = ev[i].data.ptr;
-            io->fn(io, ev[i].events);
-        }
+        hvrpc__loop_backend_wait(l, timeout);
         run_due(l);
     }
     return NULL;
@@ -253,7 +202,7 @@ void hvrpc__loop_stop(hvrpc__loop *l)
     pthread_mutex_lock(&l->mu);
     l->stop = true;
     pthread_mutex_unlock(&l->mu);
-    wake(l);
+    hvrpc__loop_wake(l);
     pthread_join(l->thread, NULL);
     l->running = false;
 }

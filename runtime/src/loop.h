@@ -67,7 +67,18 @@ hvrpc_code hvrpc__loop_start(hvrpc__loop *l, hvrpc_status *st);
 void hvrpc__loop_stop(hvrpc__loop *l);
 bool hvrpc__loop_in_thread(const hvrpc__loop *l);
 
-/* epoll registration (any thread). events: EPOLLIN, EPOLLOUT. */
+/* --- the backend (loop_epoll.c, win/loop_win.c) ------------------------ */
+
+/* Sets up what waits for sockets, and the wake-up watch (l->mu is ready). */
+hvrpc_code hvrpc__loop_backend_init(hvrpc__loop *l, hvrpc_status *st);
+void hvrpc__loop_backend_destroy(hvrpc__loop *l);
+/* Interrupts a wait in progress (any thread). */
+void hvrpc__loop_wake(hvrpc__loop *l);
+/* Loop thread, no lock held: waits up to timeout_ms (-1: no limit) and
+ * calls back each ready watch. */
+void hvrpc__loop_backend_wait(hvrpc__loop *l, int timeout_ms);
+
+/* Registration (any thread). events: EPOLLIN, EPOLLOUT. */
 int hvrpc__loop_add(hvrpc__loop *l, hvrpc__io *io, uint32_t events);
 int hvrpc__loop_mod(hvrpc__loop *l, hvrpc__io *io, uint32_t events);
 void hvrpc__loop_del(hvrpc__loop *l, hvrpc__io *io);

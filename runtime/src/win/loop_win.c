@@ -19,7 +19,7 @@
  * has no eventfd, and AF_UNIX socketpair() does not exist): writing a byte
  * makes the read end readable.
  *
- * Timers and posted tasks: the same heap and queue as loop.c.
+ * Timers, posted tasks and the thread are loop.c's, shared with Linux.
  */
 #include "platform_win.h"
 
@@ -44,13 +44,12 @@ struct hvrpc__poll_set {
     int wake_write; /* the write end of the wake-up pair */
     bool changed;   /* the set changed since the last snapshot */
     /* The loop thread's snapshot (only the loop thread touches these). */
+    long n_snap;
     WSAPOLLFD *pfd;
     size_t *slot;
     uint64_t *gen;
     size_t snap_cap;
 };
-
-static _Thread_local const hvrpc__loop *current_loop;
 
 /* --- the wake-up pair ---------------------------------------------------- */
 
@@ -107,7 +106,7 @@ fail : {
 }
 }
 
-static void wake(hvrpc__loop *l)
+void hvrpc__loop_wake(hvrpc__loop *l)
 {
     char one = 1;
     /* A full pipe already means "wake up". */
@@ -166,7 +165,7 @@ int hvrpc__loop_add(hvrpc__loop *l, hvrpc__io *io, uint32_t events)
     ps->changed = true;
     pthread_mutex_unlock(&l->mu);
     if (!hvrpc__loop_in_thread(l))
-        wake(l);
+        hvrpc__loop_wake(l);
     return 0;
 }
 
@@ -184,7 +183,7 @@ int hvrpc__loop_mod(hvrpc__loop *l, hvrpc__io *io, uint32_t events)
         return -1;
     }
     if (!hvrpc__loop_in_thread(l))
-        wake(l);
+        hvrpc__loop_wake(l);
     return 0;
 }
 
@@ -205,9 +204,8 @@ void hvrpc__loop_del(hvrpc__loop *l, hvrpc__io *io)
 /* --- setup ------------------------------------------------------------------
  */
 
-hvrpc_code hvrpc__loop_init(hvrpc__loop *l, hvrpc_status *st)
+hvrpc_code hvrpc__loop_backend_init(hvrpc__loop *l, hvrpc_status *st)
 {
-    memset(l, 0, sizeof *l);
     l->epfd = -1;
     int e = hvrpc__net_init();
     if (e != 0)
@@ -226,16 +224,15 @@ hvrpc_code hvrpc__loop_init(hvrpc__loop *l, hvrpc_status *st)
                                 hvrpc__sock_strerror(err));
     }
     l->wake.fn = on_wake;
-    pthread_mutex_init(&l->mu, NULL);
     if (hvrpc__loop_add(l, &l->wake, EPOLLIN) != 0) {
-        hvrpc__loop_destroy(l);
+        hvrpc__loop_backend_destroy(l);
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for the event loop");
     }
     return HVRPC_OK;
 }
 
-void hvrpc__loop_destroy(hvrpc__loop *l)
+void hvrpc__loop_backend_destroy(hvrpc__loop *l)
 {
     if (!l->ps)
         return;
@@ -247,146 +244,6 @@ void hvrpc__loop_destroy(hvrpc__loop *l)
     hvrpc__free(l->ps->gen);
     hvrpc__free(l->ps);
     l->ps = NULL;
-    hvrpc__free(l->heap);
-    pthread_mutex_destroy(&l->mu);
-}
-
-bool hvrpc__loop_in_thread(const hvrpc__loop *l)
-{
-    return current_loop == l;
-}
-
-/* --- timer heap (as loop.c; l->mu held) ------------------------------------
- */
-
-static void heap_set(hvrpc__loop *l, size_t i, hvrpc__timer *t)
-{
-    l->heap[i] = t;
-    t->slot = i + 1;
-}
-
-static void heap_up(hvrpc__loop *l, size_t i)
-{
-    hvrpc__timer *t = l->heap[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (l->heap[parent]->when <= t->when)
-            break;
-        heap_set(l, i, l->heap[parent]);
-        i = parent;
-    }
-    heap_set(l, i, t);
-}
-
-static void heap_down(hvrpc__loop *l, size_t i)
-{
-    hvrpc__timer *t = l->heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= l->heap_len)
-            break;
-        if (c + 1 < l->heap_len && l->heap[c + 1]->when < l->heap[c]->when)
-            c++;
-        if (l->heap[c]->when >= t->when)
-            break;
-        heap_set(l, i, l->heap[c]);
-        i = c;
-    }
-    heap_set(l, i, t);
-}
-
-static void heap_remove(hvrpc__loop *l, hvrpc__timer *t)
-{
-    size_t i = t->slot - 1;
-    hvrpc__timer *last = l->heap[--l->heap_len];
-    t->slot = 0;
-    if (last == t)
-        return;
-    heap_set(l, i, last);
-    heap_down(l, i);
-    heap_up(l, last->slot - 1);
-}
-
-bool hvrpc__loop_timer_start(hvrpc__loop *l, hvrpc__timer *t, int64_t when)
-{
-    pthread_mutex_lock(&l->mu);
-    if (t->slot)
-        heap_remove(l, t);
-    if (l->heap_len == l->heap_cap) {
-        size_t cap = l->heap_cap ? 2 * l->heap_cap : 64;
-        hvrpc__timer **h = hvrpc__realloc(l->heap, cap * sizeof *h);
-        if (!h) {
-            pthread_mutex_unlock(&l->mu);
-            return false;
-        }
-        l->heap = h;
-        l->heap_cap = cap;
-    }
-    t->when = when;
-    l->heap[l->heap_len++] = t;
-    heap_up(l, l->heap_len - 1);
-    bool earliest = l->heap[0] == t;
-    pthread_mutex_unlock(&l->mu);
-    if (earliest && !hvrpc__loop_in_thread(l))
-        wake(l);
-    return true;
-}
-
-bool hvrpc__loop_timer_stop(hvrpc__loop *l, hvrpc__timer *t)
-{
-    pthread_mutex_lock(&l->mu);
-    bool armed = t->slot != 0;
-    if (armed)
-        heap_remove(l, t);
-    pthread_mutex_unlock(&l->mu);
-    return armed;
-}
-
-void hvrpc__loop_post(hvrpc__loop *l, hvrpc__task *t)
-{
-    t->next = NULL;
-    pthread_mutex_lock(&l->mu);
-    if (l->tasks_tail)
-        l->tasks_tail->next = t;
-    else
-        l->tasks = t;
-    l->tasks_tail = t;
-    pthread_mutex_unlock(&l->mu);
-    if (!hvrpc__loop_in_thread(l))
-        wake(l);
-}
-
-/* --- the loop ---------------------------------------------------------------
- */
-
-static int next_timeout_ms(hvrpc__loop *l)
-{
-    if (l->tasks)
-        return 0;
-    if (!l->heap_len)
-        return -1;
-    return hvrpc__poll_timeout_ms(l->heap[0]->when > 0 ? l->heap[0]->when : 1);
-}
-
-static void run_due(hvrpc__loop *l)
-{
-    int64_t now = hvrpc__now_ns();
-    pthread_mutex_lock(&l->mu);
-    while (l->heap_len && l->heap[0]->when <= now) {
-        hvrpc__timer *t = l->heap[0];
-        heap_remove(l, t);
-        pthread_mutex_unlock(&l->mu);
-        t->fn(t);
-        pthread_mutex_lock(&l->mu);
-    }
-    hvrpc__task *task = l->tasks;
-    l->tasks = l->tasks_tail = NULL;
-    pthread_mutex_unlock(&l->mu);
-    while (task) {
-        hvrpc__task *next = task->next;
-        task->fn(task);
-        task = next;
-    }
 }
 
 /* Copies the watched set into the poll array (l->mu held). Returns the
@@ -425,84 +282,49 @@ static long snapshot(struct hvrpc__poll_set *ps)
     return (long)k;
 }
 
-static void *loop_main(void *arg)
+void hvrpc__loop_backend_wait(hvrpc__loop *l, int timeout)
 {
-    hvrpc__loop *l = arg;
     struct hvrpc__poll_set *ps = l->ps;
-    long n = 0;
-    current_loop = l;
-    for (;;) {
-        pthread_mutex_lock(&l->mu);
-        bool stop = l->stop;
-        int timeout = next_timeout_ms(l);
-        if (ps->changed || n == 0) {
-            long k = snapshot(ps);
-            if (k >= 0)
-                n = k;
-        }
-        pthread_mutex_unlock(&l->mu);
-        if (stop)
-            break;
-        int r = WSAPoll(ps->pfd, (ULONG)n, timeout);
-        if (r == SOCKET_ERROR) {
-            /* A socket closed under a stale snapshot (WSAENOTSOCK): take a
-             * fresh one. Anything else: do not spin. */
-            pthread_mutex_lock(&l->mu);
-            ps->changed = true;
-            pthread_mutex_unlock(&l->mu);
-            if (WSAGetLastError() != WSAENOTSOCK)
-                Sleep(1);
-        }
-        for (long i = 0; r > 0 && i < n; i++) {
-            SHORT re = ps->pfd[i].revents;
-            if (!re)
-                continue;
-            uint32_t ev = 0;
-            if (re & (POLLRDNORM | POLLRDBAND))
-                ev |= EPOLLIN;
-            if (re & POLLWRNORM)
-                ev |= EPOLLOUT;
-            if (re & POLLHUP)
-                ev |= EPOLLHUP;
-            if (re & (POLLERR | POLLNVAL))
-                ev |= EPOLLERR;
-            /* Still the same watch? An earlier callback may have removed
-             * it (and freed its owner) or changed what it waits for. */
-            pthread_mutex_lock(&l->mu);
-            const watch *w = &ps->w[ps->slot[i]];
-            hvrpc__io *io = w->gen == ps->gen[i] ? w->io : NULL;
-            uint32_t want = io ? w->events : 0;
-            pthread_mutex_unlock(&l->mu);
-            ev &= want | EPOLLHUP | EPOLLERR;
-            if (io && ev)
-                io->fn(io, ev);
-        }
-        run_due(l);
-    }
-    return NULL;
-}
-
-hvrpc_code hvrpc__loop_start(hvrpc__loop *l, hvrpc_status *st)
-{
-    l->running = true;
-    int err = pthread_create(&l->thread, NULL, loop_main, l);
-    if (err) {
-        l->running = false;
-        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                "cannot start the event loop thread: %s",
-                                strerror(err));
-    }
-    return HVRPC_OK;
-}
-
-void hvrpc__loop_stop(hvrpc__loop *l)
-{
-    if (!l->running)
-        return;
     pthread_mutex_lock(&l->mu);
-    l->stop = true;
+    if (ps->changed || ps->n_snap == 0) {
+        long k = snapshot(ps);
+        if (k >= 0)
+            ps->n_snap = k;
+    }
     pthread_mutex_unlock(&l->mu);
-    wake(l);
-    pthread_join(l->thread, NULL);
-    l->running = false;
+    long n = ps->n_snap;
+    int r = WSAPoll(ps->pfd, (ULONG)n, timeout);
+    if (r == SOCKET_ERROR) {
+        /* A socket closed under a stale snapshot (WSAENOTSOCK): take a
+         * fresh one. Anything else: do not spin. */
+        pthread_mutex_lock(&l->mu);
+        ps->changed = true;
+        pthread_mutex_unlock(&l->mu);
+        if (WSAGetLastError() != WSAENOTSOCK)
+            Sleep(1);
+    }
+    for (long i = 0; r > 0 && i < n; i++) {
+        SHORT re = ps->pfd[i].revents;
+        if (!re)
+            continue;
+        uint32_t ev = 0;
+        if (re & (POLLRDNORM | POLLRDBAND))
+            ev |= EPOLLIN;
+        if (re & POLLWRNORM)
+            ev |= EPOLLOUT;
+        if (re & POLLHUP)
+            ev |= EPOLLHUP;
+        if (re & (POLLERR | POLLNVAL))
+            ev |= EPOLLERR;
+        /* Still the same watch? An earlier callback may have removed it
+         * (and freed its owner) or changed what it waits for. */
+        pthread_mutex_lock(&l->mu);
+        const watch *w = &ps->w[ps->slot[i]];
+        hvrpc__io *io = w->gen == ps->gen[i] ? w->io : NULL;
+        uint32_t want = io ? w->events : 0;
+        pthread_mutex_unlock(&l->mu);
+        ev &= want | EPOLLHUP | EPOLLERR;
+        if (io && ev)
+            io->fn(io, ev);
+    }
 }
