@@ -25,14 +25,12 @@ static void call_unref(hvrpc_call *call)
         hvrpc__release *r = call->releases;
         call->releases = r->next;
         r->fn(r->arg);
-        hvrpc__free(r);
     }
     hvrpc__sconn *sc = call->sc;
     hvrpc_server *srv = sc->srv;
     atomic_store(&sc->last_active, hvrpc__now_ns());
     atomic_fetch_sub(&sc->n_calls, 1);
-    ttrpc__request__free_unpacked(call->req, &hvrpc__pb_allocator);
-    hvrpc__free(call);
+    hvrpc__call_discard(call);
     hvrpc__server_peer_call_end(sc);
     hvrpc__sconn_unref(sc);
     hvrpc__server_live_dec(srv);
@@ -149,13 +147,40 @@ static void run_handler(hvrpc__task *t)
                           call->reg->user_data);
 }
 
-hvrpc_call *hvrpc__call_new(hvrpc__sconn *sc, uint32_t stream_id,
-                            Ttrpc__Request *req, const hvrpc__registration *reg,
-                            const hvrpc_method *m)
+/* Arena bytes in the call block: the decoded envelope takes its size plus
+ * a few hundred bytes of structs; a typed request about as much again.
+ * What does not fit goes to extra chunks. */
+static size_t arena_size(size_t len)
 {
-    hvrpc_call *call = hvrpc__calloc(1, sizeof *call);
+    return 2 * len + 1024;
+}
+
+hvrpc_call *hvrpc__call_alloc(size_t len)
+{
+    size_t cap = arena_size(len);
+    hvrpc_call *call = hvrpc__malloc(sizeof *call + cap);
     if (!call)
         return NULL;
+    memset(call, 0, sizeof *call);
+    hvrpc__arena_init(&call->arena, (uint8_t *)(call + 1), cap);
+    return call;
+}
+
+void hvrpc__call_discard(hvrpc_call *call)
+{
+    hvrpc__arena_release(&call->arena);
+    hvrpc__free(call);
+}
+
+ProtobufCAllocator *hvrpc__call_allocator(hvrpc_call *call)
+{
+    return &call->arena.pb;
+}
+
+void hvrpc__call_init(hvrpc_call *call, hvrpc__sconn *sc, uint32_t stream_id,
+                      Ttrpc__Request *req, const hvrpc__registration *reg,
+                      const hvrpc_method *m)
+{
     call->sc = sc;
     call->stream_id = stream_id;
     call->req = req;
@@ -175,7 +200,6 @@ hvrpc_call *hvrpc__call_new(hvrpc__sconn *sc, uint32_t stream_id,
     sc->calls = call;
     call->linked = true;
     pthread_mutex_unlock(&sc->conn.mu);
-    return call;
 }
 
 void hvrpc__call_start(hvrpc_call *call)
@@ -260,7 +284,7 @@ const char *hvrpc_call_metadata_get(const hvrpc_call *call, const char *key)
 hvrpc_code hvrpc_call_on_release(hvrpc_call *call, void (*fn)(void *),
                                  void *arg, hvrpc_status *st)
 {
-    hvrpc__release *r = hvrpc__malloc(sizeof *r);
+    hvrpc__release *r = hvrpc__arena_alloc(&call->arena, sizeof *r);
     if (!r)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a release function");

@@ -10,6 +10,8 @@
 #include "hvrpc/limits.h"
 #include "hvrpc/service.h"
 
+#include "server_internal.h"
+
 enum { WIRE_VARINT = 0, WIRE_64BIT = 1, WIRE_LEN = 2, WIRE_32BIT = 5 };
 
 /* Reads a varint at p[*i]; false when it runs past len or beyond 10
@@ -79,12 +81,20 @@ hvrpc_code hvrpc_message_unpack(const ProtobufCMessageDescriptor *type,
                                 const uint8_t *data, size_t len,
                                 ProtobufCMessage **out, hvrpc_status *st)
 {
+    return hvrpc__message_unpack(type, NULL, data, len, out, st);
+}
+
+hvrpc_code hvrpc__message_unpack(const ProtobufCMessageDescriptor *type,
+                                 ProtobufCAllocator *allocator,
+                                 const uint8_t *data, size_t len,
+                                 ProtobufCMessage **out, hvrpc_status *st)
+{
     *out = NULL;
     if (!depth_ok(type, data, len, HVRPC_MAX_MESSAGE_DEPTH - 1))
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "%s nests messages deeper than %d levels",
                                 type->name, HVRPC_MAX_MESSAGE_DEPTH);
-    *out = protobuf_c_message_unpack(type, NULL, len, data);
+    *out = protobuf_c_message_unpack(type, allocator, len, data);
     if (!*out)
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "not a valid %s message", type->name);

@@ -194,6 +194,32 @@ static const hvrpc_method *lookup(const hvrpc_endpoint *ep,
     return NULL;
 }
 
+/* A streaming method: the stream keeps its request for its whole life, so
+ * it gets its own copy rather than a call's arena. */
+static void open_stream(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
+                        const uint8_t *data, uint32_t len,
+                        const hvrpc__registration *reg, const hvrpc_method *m)
+{
+    const hvrpc_server_options *o = &sc->srv->opts;
+    uint32_t open = atomic_load(&sc->n_streams);
+    if (o->max_streams_per_connection &&
+        open >= o->max_streams_per_connection) {
+        hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
+                                 "%u streams open on this connection: "
+                                 "the limit",
+                                 open);
+        return;
+    }
+    Ttrpc__Request *req =
+        ttrpc__request__unpack(&hvrpc__pb_allocator, len, data);
+    if (!req) {
+        hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
+                                 "out of memory decoding the request");
+        return;
+    }
+    hvrpc__stream_open_server(sc, id, flags, req, reg, m);
+}
+
 static void on_request(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
                        const uint8_t *data, uint32_t len)
 {
@@ -229,9 +255,16 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
         hvrpc__sconn_send_status(sc, id, why.code, "%s", why.message);
         return;
     }
+    /* The call comes first: its request is decoded into its arena. */
+    hvrpc_call *call = hvrpc__call_alloc(len);
+    if (!call) {
+        hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
+                                 "out of memory for the call");
+        return;
+    }
     unsigned long failures = hvrpc__alloc_failures();
     Ttrpc__Request *req =
-        ttrpc__request__unpack(&hvrpc__pb_allocator, len, data);
+        ttrpc__request__unpack(hvrpc__call_allocator(call), len, data);
     if (!req) {
         if (hvrpc__alloc_failures() != failures)
             hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
@@ -240,6 +273,7 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
             hvrpc__sconn_send_status(sc, id, HVRPC_INVALID_ARGUMENT,
                                      "malformed request: not a ttrpc "
                                      "Request message");
+        hvrpc__call_discard(call);
         return;
     }
     if (sc->ep->authorize) {
@@ -248,7 +282,7 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
                                          sc->ep->authorize_arg, &why);
         if (c != HVRPC_OK) {
             hvrpc__sconn_send_status(sc, id, c, "%s", why.message);
-            ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
+            hvrpc__call_discard(call);
             return;
         }
     }
@@ -262,38 +296,22 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
         else
             hvrpc__sconn_send_status(sc, id, HVRPC_UNIMPLEMENTED,
                                      "unknown service \"%s\"", req->service);
-        ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
+        hvrpc__call_discard(call);
         return;
     }
     if (m->kind != HVRPC_UNARY) {
-        uint32_t open = atomic_load(&sc->n_streams);
-        if (o->max_streams_per_connection &&
-            open >= o->max_streams_per_connection) {
-            hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
-                                     "%u streams open on this connection: "
-                                     "the limit",
-                                     open);
-            ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
-            return;
-        }
-        hvrpc__stream_open_server(sc, id, flags, req, reg, m);
+        hvrpc__call_discard(call);
+        open_stream(sc, id, flags, data, len, reg, m);
         return;
     }
     if (!hvrpc__server_peer_call_begin(sc)) {
-        ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
+        hvrpc__call_discard(call);
         hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
                                  "%u calls of this peer in flight: the limit",
                                  sc->srv->opts.max_calls_per_peer);
         return;
     }
-    hvrpc_call *call = hvrpc__call_new(sc, id, req, reg, m);
-    if (!call) {
-        hvrpc__server_peer_call_end(sc);
-        ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
-        hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
-                                 "out of memory for the call");
-        return;
-    }
+    hvrpc__call_init(call, sc, id, req, reg, m);
     hvrpc__call_start(call);
 }
 

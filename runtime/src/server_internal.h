@@ -17,6 +17,7 @@
 #include "hvrpc/access.h"
 #include "hvrpc/server.h"
 
+#include "arena.h"
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
@@ -83,6 +84,9 @@ struct hvrpc_call {
     /* hvrpc_call_on_release() functions, newest first; touched only by
      * the handler before its answer and by the last unref. */
     struct hvrpc__release *releases;
+    /* The request (envelope and typed) and the release list live here,
+     * and go with the call; the arena's first bytes follow the struct. */
+    hvrpc__arena arena;
 };
 
 typedef enum {
@@ -113,9 +117,16 @@ struct hvrpc_server {
 };
 
 /* call.c */
-hvrpc_call *hvrpc__call_new(hvrpc__sconn *sc, uint32_t stream_id,
-                            Ttrpc__Request *req, const hvrpc__registration *reg,
-                            const hvrpc_method *m);
+/* A call block with room to decode a request of len bytes into
+ * call->arena; NULL when out of memory. Then either hvrpc__call_init or
+ * hvrpc__call_discard. */
+hvrpc_call *hvrpc__call_alloc(size_t len);
+void hvrpc__call_discard(hvrpc_call *call);
+/* Makes an allocated call live: counted, listed on sc, req its request
+ * (decoded into its arena). */
+void hvrpc__call_init(hvrpc_call *call, hvrpc__sconn *sc, uint32_t stream_id,
+                      Ttrpc__Request *req, const hvrpc__registration *reg,
+                      const hvrpc_method *m);
 /* Starts the deadline timer and queues the handler (loop thread). */
 void hvrpc__call_start(hvrpc_call *call);
 /* Answers a call on behalf of the server, not its handler (stop). c->mu
@@ -143,6 +154,14 @@ void hvrpc__peer_table_call_end(hvrpc__peer_table *t,
                                 struct hvrpc__peer_count *pc);
 /* access.c: true when ep's allow list admits peer. */
 bool hvrpc__endpoint_admits(const hvrpc_endpoint *ep, const hvrpc_peer *peer);
+
+/* message.c: hvrpc_message_unpack with an allocator (a call's arena). */
+hvrpc_code hvrpc__message_unpack(const ProtobufCMessageDescriptor *type,
+                                 ProtobufCAllocator *allocator,
+                                 const uint8_t *data, size_t len,
+                                 ProtobufCMessage **out, hvrpc_status *st);
+/* The allocator of a call's arena (handler's thread). */
+ProtobufCAllocator *hvrpc__call_allocator(hvrpc_call *call);
 
 /* server.c */
 bool hvrpc__server_started(const hvrpc_server *srv);

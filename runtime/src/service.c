@@ -7,7 +7,9 @@
 
 #include "hvrpc/service.h"
 
+#include "alloc.h"
 #include "options.h"
+#include "server_internal.h"
 
 /* Longest URI built here: hvsock://wildcard/<36-character GUID>. A URI
  * from the environment is used as it is. */
@@ -100,25 +102,22 @@ hvrpc_code hvrpc_server_listen_service(hvrpc_server *srv,
     return c == HVRPC_OK ? c : explain(c, svc, uri, from_env, st);
 }
 
-static void free_message(void *msg)
-{
-    protobuf_c_message_free_unpacked(msg, NULL);
-}
-
 ProtobufCMessage *hvrpc_call_decode(hvrpc_call *call,
                                     const ProtobufCMessageDescriptor *type,
                                     const uint8_t *data, size_t len)
 {
+    /* Decoded into the call's arena: it goes when the call does. */
     ProtobufCMessage *msg;
     hvrpc_status st;
-    if (hvrpc_message_unpack(type, data, len, &msg, &st) != HVRPC_OK) {
-        hvrpc_call_fail(call, HVRPC_INVALID_ARGUMENT, "request: %s",
-                        st.message);
-        return NULL;
-    }
-    if (hvrpc_call_on_release(call, free_message, msg, &st) != HVRPC_OK) {
-        protobuf_c_message_free_unpacked(msg, NULL);
-        hvrpc_call_fail(call, st.code, "%s", st.message);
+    unsigned long failures = hvrpc__alloc_failures();
+    if (hvrpc__message_unpack(type, hvrpc__call_allocator(call), data, len,
+                              &msg, &st) != HVRPC_OK) {
+        if (hvrpc__alloc_failures() != failures)
+            hvrpc_call_fail(call, HVRPC_RESOURCE_EXHAUSTED,
+                            "out of memory decoding the request");
+        else
+            hvrpc_call_fail(call, HVRPC_INVALID_ARGUMENT, "request: %s",
+                            st.message);
         return NULL;
     }
     return msg;
