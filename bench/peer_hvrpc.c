@@ -55,6 +55,10 @@ int bench_hvrpc_serve(const char *uri)
     hvrpc_server_options o;
     hvrpc_server_options_init(&o);
     o.max_connections_per_peer = 0; /* no limit */
+    /* HVRPC_BENCH_INLINE=1: handlers on the event-loop thread (the echo
+     * handler never blocks), to measure what the hand-off costs. */
+    const char *inl = getenv("HVRPC_BENCH_INLINE");
+    o.inline_handlers = inl && strcmp(inl, "1") == 0;
     if (hvrpc_server_create(&o, &srv, &st) != HVRPC_OK ||
         hvrpc_server_listen(srv, uri, &ep, &st) != HVRPC_OK ||
         hvrpc_server_register(srv, ep, &service, NULL, NULL, &st) != HVRPC_OK ||

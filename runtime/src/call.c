@@ -218,7 +218,11 @@ void hvrpc__call_start(hvrpc_call *call)
             return;
         }
     }
-    hvrpc__workers_push(&srv->workers, &call->task);
+    if (srv->opts.inline_handlers ||
+        (call->method->flags & HVRPC_METHOD_INLINE))
+        run_handler(&call->task); /* no hand-off: this is the loop thread */
+    else
+        hvrpc__workers_push(&srv->workers, &call->task);
 }
 
 /* --- the public face of a call ----------------------------------------- */

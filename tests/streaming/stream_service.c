@@ -158,10 +158,10 @@ static void last_end_method(hvrpc_call *call, const uint8_t *req, size_t len,
 }
 
 static const hvrpc_method methods[] = {
-    {"Sum", NULL, HVRPC_CLIENT_STREAMING, sum},
-    {"Range", NULL, HVRPC_SERVER_STREAMING, range},
-    {"Echo", NULL, HVRPC_BIDI_STREAMING, echo},
-    {"Stall", NULL, HVRPC_CLIENT_STREAMING, stall},
+    {.name = "Sum", .kind = HVRPC_CLIENT_STREAMING, .stream = sum},
+    {.name = "Range", .kind = HVRPC_SERVER_STREAMING, .stream = range},
+    {.name = "Echo", .kind = HVRPC_BIDI_STREAMING, .stream = echo},
+    {.name = "Stall", .kind = HVRPC_CLIENT_STREAMING, .stream = stall},
     {.name = "LastEnd", .handler = last_end_method},
 };
 

@@ -93,6 +93,15 @@ typedef struct hvrpc_server_options {
      * An hvrpc client is granted it and never sends more; a plain ttrpc
      * client that does is answered RESOURCE_EXHAUSTED on that stream. */
     uint32_t stream_window;
+    /* Run every unary handler on the event-loop thread that read its
+     * request, instead of handing it to a worker (false). One thread
+     * hand-off less per call: lower latency and more calls per second
+     * (docs/BENCHMARKS.md), for servers whose handlers never block. They
+     * must answer at once, or later from elsewhere (another thread,
+     * hvrpc_server_schedule()); a handler that blocks stalls every
+     * connection of the server. HVRPC_METHOD_INLINE asks the same for
+     * one method. */
+    bool inline_handlers;
 } hvrpc_server_options;
 
 /* Fills *o with the defaults. */
@@ -130,7 +139,12 @@ typedef struct hvrpc_method {
     hvrpc_handler_fn handler;       /* HVRPC_UNARY */
     hvrpc_method_kind kind;         /* HVRPC_UNARY when left out */
     hvrpc_stream_handler_fn stream; /* the streaming kinds */
+    unsigned flags;                 /* HVRPC_METHOD_* */
 } hvrpc_method;
+
+/* The handler never blocks: run it on the event-loop thread (see
+ * hvrpc_server_options.inline_handlers). Unary methods only. */
+#define HVRPC_METHOD_INLINE 0x1u
 
 /* A service. The runtime keeps the pointer: the table and its strings
  * must stay valid until hvrpc_server_free() (static const tables do). */
