@@ -164,6 +164,15 @@ hvrpc_code hvrpc__message_unpack(const ProtobufCMessageDescriptor *type,
 ProtobufCAllocator *hvrpc__call_allocator(hvrpc_call *call);
 
 /* server.c */
+/* FAILED_PRECONDITION naming what when the server is not in state want. */
+hvrpc_code hvrpc__server_require_state(const hvrpc_server *srv,
+                                       hvrpc__server_state want,
+                                       const char *what, hvrpc_status *st);
+/* dispatch.c: admits (or refuses) an accepted connection of ep. */
+void hvrpc__sconn_accept(hvrpc_endpoint *ep, int fd, const hvrpc_peer *peer);
+/* dispatch.c: arms the read/write/idle timeout sweep when any is set.
+ * False without memory. */
+bool hvrpc__server_sweep_start(hvrpc_server *srv);
 bool hvrpc__server_started(const hvrpc_server *srv);
 void hvrpc__sconn_unref(hvrpc__sconn *sc);
 /* Sends a status-only Response on a connection (no call object). */
