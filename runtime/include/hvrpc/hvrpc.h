@@ -3,8 +3,9 @@
  *
  * The umbrella header. Topics: status.h (codes, errors), limits.h, guid.h,
  * address.h (URIs), peer.h (identities), server.h (endpoints, services,
- * calls), client.h (calls), stream.h (streaming calls), service.h
- * (endpoints from .proto options, decoding for typed code), log.h.
+ * calls, limits), client.h (calls), stream.h (streaming calls), service.h
+ * (endpoints from .proto options, decoding for typed code), access.h
+ * (allow lists, authorizers), alloc.h (the allocator), log.h.
  */
 #ifndef HVRPC_HVRPC_H
 #define HVRPC_HVRPC_H
