@@ -4,9 +4,10 @@
 #   ./dev.sh demo    install what is missing, build, run the demo
 #                    (--vm: inside a QEMU guest, over real AF_VSOCK)
 #   ./dev.sh test    install what is missing, build (plain and ASan+UBSan),
-#                    run the whole test suite in both builds, then build
+#                    run the whole test suite in both builds, the
+#                    concurrency suites under ThreadSanitizer, then build
 #                    the libFuzzer targets (clang) and run each briefly
-#   ./dev.sh deps | build | asan | fuzz    the single steps
+#   ./dev.sh deps | build | asan | tsan | fuzz    the single steps
 #
 # Runs on a fresh Debian 12 machine as root; everything comes from Debian's
 # packages. Warnings are errors in every build made here.
@@ -53,6 +54,11 @@ configure_build() { # DIR [cmake args...]
 
 build() { configure_build build; }
 asan() { configure_build build-asan -DHVRPC_SANITIZE=ON; }
+# ThreadSanitizer, for the suites that exercise concurrency.
+tsan() {
+  configure_build build-tsan -DHVRPC_SANITIZE_THREAD=ON \
+    -DHVRPC_INTEROP=OFF -DHVRPC_BUILD_BENCH=OFF
+}
 # libFuzzer targets (tests/fuzz) with clang, ASan+UBSan; only they build.
 fuzz() {
   configure_build build-fuzz -DCMAKE_C_COMPILER=clang -DHVRPC_FUZZ=ON \
@@ -69,6 +75,7 @@ case "${1:-}" in
   deps) deps ;;
   build) deps; build ;;
   asan) deps; asan ;;
+  tsan) deps; tsan ;;
   fuzz) deps; fuzz ;;
   demo) deps; build; tools/demo.sh ${2:+"$2"} build/tools/hvrpc/hvrpc ;;
   test)
@@ -79,13 +86,16 @@ case "${1:-}" in
     cat build/tests/vm/cache/run/summary.txt 2>/dev/null || true
     asan
     run_tests build-asan
+    tsan
+    TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure \
+      -j "$JOBS" -L 'integration|streaming|security|fault' -LE 'vm|windows'
     # Each fuzz target for HVRPC_FUZZ_SECONDS (15) on its committed corpus.
     fuzz
     ctest --test-dir build-fuzz -L fuzz --output-on-failure -j "$JOBS"
     echo "dev.sh: all tests passed (plain and ASan+UBSan builds, fuzz targets)"
     ;;
   *)
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 64
     ;;
 esac
