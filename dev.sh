@@ -23,7 +23,7 @@ PACKAGES=(
   procps clang-format git valgrind
   qemu-system-x86 busybox-static cpio
   g++ libgrpc++-dev protobuf-compiler-grpc gnuplot-nox
-  libjansson-dev
+  libjansson-dev libsqlite3-dev
   clang libclang-rt-14-dev
   gcc-mingw-w64-x86-64-posix wine wine64 dpkg-dev
 )
@@ -92,7 +92,7 @@ case "${1:-}" in
     # Each fuzz target for HVRPC_FUZZ_SECONDS (15) on its committed corpus.
     fuzz
     ctest --test-dir build-fuzz -L fuzz --output-on-failure -j "$JOBS"
-    echo "dev.sh: all tests passed (plain and ASan+UBSan builds, fuzz targets)"
+    echo "dev.sh: all tests passed (plain, ASan+UBSan and TSan builds, fuzz targets)"
     ;;
   *)
     sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'

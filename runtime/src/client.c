@@ -30,6 +30,11 @@
 
 typedef struct waiter waiter;
 
+/* A unary call's copy of what it sent, for the options' observer. */
+typedef struct observed {
+    hvrpc_call_record r; /* strings and bytes point into this allocation */
+} observed;
+
 typedef struct pending {
     hvrpc_client *c;
     uint32_t id;
@@ -43,6 +48,7 @@ typedef struct pending {
     /* Set for a stream: its frames go there, and it is never completed
      * through the functions below (stream.c and the stream section). */
     hvrpc_stream *stream;
+    observed *obs;        /* set when the client has an observer */
     struct pending *next; /* hash chain */
 } pending;
 
@@ -166,10 +172,25 @@ static void complete_message(pending *p, const hvrpc_status *st,
     p->mdone(&dst, msg, p->arg);
 }
 
+/* Shows the call to the client's observer, then drops the copy. */
+static void observe(pending *p, const hvrpc_status *st, const uint8_t *payload,
+                    size_t len)
+{
+    observed *o = p->obs;
+    o->r.status = *st;
+    o->r.response = st->code == HVRPC_OK ? payload : NULL;
+    o->r.response_len = st->code == HVRPC_OK ? len : 0;
+    p->c->opts.observer(&o->r, p->c->opts.observer_arg);
+    hvrpc__free(o);
+    p->obs = NULL;
+}
+
 /* Ends a call. For a blocking call the payload moves to its waiter. */
 static void complete(pending *p, const hvrpc_status *st, uint8_t *payload,
                      size_t len)
 {
+    if (p->obs)
+        observe(p, st, payload, len);
     if (p->w) {
         waiter *w = p->w;
         w->st = *st;
@@ -509,6 +530,46 @@ static hvrpc_code start_request(hvrpc_client *c, const char *service,
     return HVRPC_OK;
 }
 
+/* Copies what a call sends, in one allocation, for the observer. */
+static observed *observed_new(const char *service, const char *method,
+                              const hvrpc__payload *pl,
+                              const hvrpc_call_options *opts)
+{
+    size_t req_len =
+        pl->msg ? protobuf_c_message_get_packed_size(pl->msg) : pl->len;
+    size_t n = sizeof(observed) + strlen(service) + strlen(method) + 2 +
+               req_len + opts->n_metadata * sizeof(hvrpc_metadata);
+    for (size_t i = 0; i < opts->n_metadata; i++)
+        n +=
+            strlen(opts->metadata[i].key) + strlen(opts->metadata[i].value) + 2;
+    observed *o = hvrpc__calloc(1, n);
+    if (!o)
+        return NULL;
+    /* The metadata array first (aligned after the struct), then bytes. */
+    hvrpc_metadata *md = (hvrpc_metadata *)(o + 1);
+    char *at = (char *)(md + opts->n_metadata);
+    o->r.metadata = md;
+    o->r.n_metadata = opts->n_metadata;
+    o->r.timeout_ms = opts->timeout_ms;
+    for (size_t i = 0; i < opts->n_metadata; i++) {
+        md[i].key = strcpy(at, opts->metadata[i].key);
+        at += strlen(at) + 1;
+        md[i].value = strcpy(at, opts->metadata[i].value);
+        at += strlen(at) + 1;
+    }
+    o->r.service = strcpy(at, service);
+    at += strlen(at) + 1;
+    o->r.method = strcpy(at, method);
+    at += strlen(at) + 1;
+    if (pl->msg)
+        protobuf_c_message_pack(pl->msg, (uint8_t *)at);
+    else if (req_len)
+        memcpy(at, pl->data, req_len);
+    o->r.request = (const uint8_t *)at;
+    o->r.request_len = req_len;
+    return o;
+}
+
 static hvrpc_code start_call(hvrpc_client *c, const char *service,
                              const char *method, const hvrpc__payload *pl,
                              const hvrpc_call_options *opts, pending *p,
@@ -525,7 +586,19 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
     if (code != HVRPC_OK)
         return code;
     request_extras x = {opts->timeout_ms, opts->metadata, opts->n_metadata, 0};
-    return start_request(c, service, method, pl, &x, p, st);
+    if (c->opts.observer) {
+        p->obs = observed_new(service, method, pl, opts);
+        if (!p->obs)
+            return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                    "out of memory recording the call for "
+                                    "the client's observer");
+    }
+    code = start_request(c, service, method, pl, &x, p, st);
+    if (code != HVRPC_OK) {
+        hvrpc__free(p->obs);
+        p->obs = NULL;
+    }
+    return code;
 }
 
 hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,

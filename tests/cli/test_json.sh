@@ -14,7 +14,8 @@ run "$HVRPC" list "$ADDR"
 expect_status 0 "list"
 [ "$(cat "$TMP/out")" = "$E
 grpc.health.v1.Health
-hvrpc.reflection.v1.Reflection" ] || fail "list: $(cat "$TMP/out")"
+hvrpc.reflection.v1.Reflection
+hvrpc.bus.v1.Bus" ] || fail "list: $(cat "$TMP/out")"
 run "$HVRPC" list "$ADDR" $E
 expect_out "$E/Echo" "list SERVICE"
 run "$HVRPC" list "$ADDR" hvrpc.reflection.v1.Reflection

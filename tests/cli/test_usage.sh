@@ -40,14 +40,14 @@ usage_error "call max-frame too large" call unix:///tmp/x.sock a.B/C --max-frame
 # Help: the overview, and every verb both ways.
 run "$HVRPC" help
 expect_status 0 "help"
-for verb in serve call list describe health guid register help; do
+for verb in serve call list describe health pub sub guid register help; do
     grep -q "^  $verb " "$TMP/out" || fail "help: verb $verb not listed"
 done
 grep -q 'vsock://CID:PORT' "$TMP/out" || fail "help: URI forms missing"
 grep -q '^  64 ' "$TMP/out" || fail "help: exit statuses missing"
 run "$HVRPC" --help
 expect_status 0 "--help"
-for verb in serve call list describe health guid register help; do
+for verb in serve call list describe health pub sub guid register help; do
     run "$HVRPC" help "$verb"
     expect_status 0 "help $verb"
     cp "$TMP/out" "$TMP/help1"

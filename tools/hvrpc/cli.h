@@ -31,6 +31,9 @@ extern const cli_verb cli_verb_list;
 extern const cli_verb cli_verb_describe;
 extern const cli_verb cli_verb_health;
 extern const cli_verb cli_verb_register;
+extern const cli_verb cli_verb_pub;
+extern const cli_verb cli_verb_sub;
+extern const cli_verb cli_verb_contract; /* HVRPC_CLI_CONTRACT builds */
 
 /* Prints a verb's help on stdout; returns exit status 0. */
 int cli_print_help(const cli_verb *v);

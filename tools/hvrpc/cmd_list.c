@@ -2,6 +2,7 @@
  * cmd_list.c - `hvrpc list`, `hvrpc describe` and `hvrpc health`: what a
  * server serves, the schema behind it, and whether it is healthy.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ typedef struct query_opts {
     cli_schema schema;
     hvrpc_client_options client;
     hvrpc_call_options call;
+    bool watch; /* health --watch */
 } query_opts;
 
 /* Parses URI [OPERAND] and the shared options. Returns false after the
@@ -49,6 +51,8 @@ static bool parse_query(const cli_verb *v, int argc, char **argv,
         } else if (cli_args_value(&a, arg, "--connect-timeout", &value)) {
             o->client.connect_timeout_ms = cli_parse_u32(
                 v->name, "--connect-timeout", value, 1, UINT32_MAX);
+        } else if (v == &cli_verb_health && cli_args_flag(&a, arg, "--watch")) {
+            o->watch = true;
         } else {
             cli_args_unknown(&a, arg);
         }
@@ -222,6 +226,89 @@ static int run_describe(int argc, char **argv)
     return status;
 }
 
+/* What `hvrpc health` prints for a status, and the exit status that goes
+ * with it. */
+static const char *
+status_name(Grpc__Health__V1__HealthCheckResponse__ServingStatus status,
+            int *exit_status)
+{
+    switch (status) {
+    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING:
+        *exit_status = 0;
+        return "SERVING";
+    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING:
+        *exit_status = HVRPC_UNAVAILABLE;
+        return "NOT_SERVING";
+    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN:
+        *exit_status = HVRPC_NOT_FOUND;
+        return "SERVICE_UNKNOWN";
+    default:
+        *exit_status = HVRPC_UNAVAILABLE;
+        return "UNKNOWN";
+    }
+}
+
+/* How often `health --watch` looks for SIGINT / SIGTERM while it waits. */
+#define WATCH_POLL_MS 100
+
+static volatile sig_atomic_t watch_interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    watch_interrupted = 1;
+}
+
+/* `hvrpc health URI [SERVICE] --watch`: a line per status until SIGINT or
+ * SIGTERM (exit: the last status's) or the end of the stream. */
+static int watch_health(const query_opts *o, hvrpc_client *c,
+                        const Grpc__Health__V1__HealthCheckRequest *req)
+{
+    hvrpc_stream_options so = HVRPC_STREAM_OPTIONS_INIT;
+    hvrpc_stream *s = NULL;
+    hvrpc_status st;
+    hvrpc_code r;
+    int status = HVRPC_CANCELLED; /* interrupted before the first status */
+    void (*old_int)(int) = signal(SIGINT, on_interrupt);
+    void (*old_term)(int) = signal(SIGTERM, on_interrupt);
+
+    so.timeout_ms = o->call.timeout_ms;
+    r = grpc__health__v1__health__watch_open(c, req, &so, &s, &st);
+    while (r == HVRPC_OK && !watch_interrupted) {
+        Grpc__Health__V1__HealthCheckResponse *resp;
+
+        r = grpc__health__v1__health__watch_recv(s, &resp, WATCH_POLL_MS, &st);
+        if (r == HVRPC_WOULD_BLOCK) {
+            r = HVRPC_OK;
+            continue;
+        }
+        if (r != HVRPC_OK)
+            break;
+        printf("%s\n", status_name(resp->status, &status));
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        if (fflush(stdout) != 0) {
+            status = CLI_EXIT_IOERR;
+            break;
+        }
+    }
+    hvrpc_stream_free(s);
+    signal(SIGINT, old_int);
+    signal(SIGTERM, old_term);
+    if (r == HVRPC_OK || r == HVRPC_END)
+        return status; /* interrupted, stdout failed, or a clean end */
+    if (r == HVRPC_UNIMPLEMENTED) {
+        fprintf(stderr,
+                "hvrpc: health: %s does not serve "
+                "grpc.health.v1.Health/Watch (without --watch, 'hvrpc "
+                "health' uses Check)\n",
+                o->uri);
+        return (int)r;
+    }
+    fprintf(stderr, "hvrpc: health: ");
+    st.code = r;
+    return cli_report(&st);
+}
+
 static int run_health(int argc, char **argv)
 {
     query_opts o;
@@ -242,6 +329,11 @@ static int run_health(int argc, char **argv)
     if (status != 0)
         return status;
     req.service = o.operand != NULL ? (char *)o.operand : "";
+    if (o.watch) {
+        status = watch_health(&o, c, &req);
+        hvrpc_client_free(c);
+        return status;
+    }
     if (grpc__health__v1__health__check_call(c, &req, &resp, &o.call, &st) !=
         HVRPC_OK) {
         hvrpc_client_free(c);
@@ -255,23 +347,7 @@ static int run_health(int argc, char **argv)
         return (int)st.code;
     }
     hvrpc_client_free(c);
-    switch (resp->status) {
-    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING:
-        printf("SERVING\n");
-        break;
-    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING:
-        printf("NOT_SERVING\n");
-        status = HVRPC_UNAVAILABLE;
-        break;
-    case GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN:
-        printf("SERVICE_UNKNOWN\n");
-        status = HVRPC_NOT_FOUND;
-        break;
-    default:
-        printf("UNKNOWN\n");
-        status = HVRPC_UNAVAILABLE;
-        break;
-    }
+    printf("%s\n", status_name(resp->status, &status));
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     return status;
 }
@@ -347,26 +423,41 @@ const cli_verb cli_verb_describe = {
 const cli_verb cli_verb_health = {
     "health",
     "ask an endpoint's grpc.health.v1.Health whether it serves",
-    "Usage: hvrpc health URI [SERVICE] [OPTIONS]\n"
+    "Usage: hvrpc health URI [SERVICE] [--watch] [OPTIONS]\n"
     "\n"
     "Calls grpc.health.v1.Health/Check for SERVICE (a full name), or for the\n"
     "server as a whole without it, and prints the answer: SERVING,\n"
     "NOT_SERVING, SERVICE_UNKNOWN or UNKNOWN. Fit for a probe: the exit\n"
     "status says it too.\n"
     "\n"
-    "Options:\n" CONNECT_OPTIONS "  -h, --help             this text\n"
+    "With --watch it calls Health/Watch instead and prints the status at\n"
+    "once, then a line each time it changes, until interrupted (SIGINT,\n"
+    "SIGTERM) or the stream ends (the server stops: NOT_SERVING, then exit\n"
+    "14). A SERVICE the endpoint does not serve is SERVICE_UNKNOWN and is\n"
+    "watched all the same.\n"
+    "\n"
+    "Options:\n" CONNECT_OPTIONS
+    "  --watch                stream every change (with --timeout: stop\n"
+    "                         after MS, exit 4)\n"
+    "  -h, --help             this text\n"
     "\n"
     "Examples:\n"
     "  hvrpc health unix:///tmp/echo.sock\n"
     "  hvrpc health vsock://host:5000 hvrpc.echo.v1.Echo\n"
     "  until hvrpc health vsock://3:5000 >/dev/null 2>&1; do sleep 1; done\n"
+    "  hvrpc health vsock://3:5000 --watch\n"
     "\n"
     "Exit statuses:\n"
     "  0      SERVING\n"
     "  14     NOT_SERVING or UNKNOWN (UNAVAILABLE), or cannot connect\n"
     "  5      the endpoint does not serve SERVICE (NOT_FOUND)\n"
-    "  12     the endpoint has no health service (UNIMPLEMENTED)\n"
+    "  12     the endpoint has no health service (UNIMPLEMENTED), or with\n"
+    "         --watch no Watch method\n"
     "  1-16   otherwise the call's status code\n"
-    "  64     bad arguments\n",
+    "  64     bad arguments\n"
+    "With --watch, interrupted: the status of the last line printed, as\n"
+    "above (1 CANCELLED before the first); the stream ended: its status\n"
+    "code (14 when the server stops or the connection goes, 4 when\n"
+    "--timeout passed).\n",
     run_health,
 };

@@ -1,6 +1,6 @@
 /*
- * cmd_serve.c - `hvrpc serve`: the built-in echo service on any number of
- * endpoints, until SIGINT or SIGTERM.
+ * cmd_serve.c - `hvrpc serve`: the built-in echo service (and health,
+ * reflection, the bus) on any number of endpoints, until SIGINT or SIGTERM.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +13,7 @@
 
 #include <hvrpc/hvrpc.h>
 
+#include "bus_service.h"
 #include "cli.h"
 #include "echo_service.h"
 #include "health_service.h"
@@ -31,7 +32,9 @@ typedef struct serve_opts {
     bool verbose;
     bool no_health;     /* --no-health */
     bool no_reflection; /* --no-reflection */
+    bool no_bus;        /* --no-bus */
     hvrpc_health *health;
+    hvrpc_bus *bus; /* one broker for every endpoint */
 } serve_opts;
 
 static const char *level_name(hvrpc_log_level level)
@@ -96,6 +99,8 @@ static bool parse_serve(int argc, char **argv, serve_opts *o)
             o->no_health = true;
         } else if (cli_args_flag(&a, arg, "--no-reflection")) {
             o->no_reflection = true;
+        } else if (cli_args_flag(&a, arg, "--no-bus")) {
+            o->no_bus = true;
         } else {
             cli_args_unknown(&a, arg);
         }
@@ -148,6 +153,13 @@ static int start_server(serve_opts *o, hvrpc_server **out)
         if (!o->no_reflection &&
             hvrpc_reflection_register(srv, e->ep, &st) != HVRPC_OK)
             return setup_failed("register reflection on", e->uri, &st);
+        /* One bus across the endpoints: guests on vsock and host
+         * processes on a unix socket reach each other. */
+        if (!o->no_bus &&
+            ((o->bus == NULL &&
+              hvrpc_bus_create(NULL, &o->bus, &st) != HVRPC_OK) ||
+             hvrpc_bus_register(srv, e->ep, o->bus, &st) != HVRPC_OK))
+            return setup_failed("register bus on", e->uri, &st);
     }
     if (hvrpc_server_start(srv, &st) != HVRPC_OK)
         return setup_failed("start", NULL, &st);
@@ -230,23 +242,28 @@ static int run_serve(int argc, char **argv)
                 "stopping\n",
                 (long)stop_ctrl);
 #endif
+        /* Health watchers hear NOT_SERVING before their streams end. */
+        hvrpc_health_shutdown(o.health);
         hvrpc_server_stop(srv);
     }
     hvrpc_server_free(srv);
     hvrpc_health_free(o.health);
+    hvrpc_bus_free(o.bus);
     free(o.endpoints);
     return status;
 }
 
 const cli_verb cli_verb_serve = {
     "serve",
-    "serve echo, health and reflection on one or more endpoints",
+    "serve echo, health, reflection and a bus on one or more endpoints",
     "Usage: hvrpc serve --listen URI [--listen URI ...] [--workers N]\n"
     "                   [--max-frame BYTES] [--no-health] [--no-reflection]\n"
-    "                   [--verbose]\n"
+    "                   [--no-bus] [--verbose]\n"
     "\n"
     "Serves hvrpc.echo.v1.Echo (proto/hvrpc/echo/v1/echo.proto) on every URI,\n"
-    "with grpc.health.v1.Health and hvrpc.reflection.v1.Reflection beside it.\n"
+    "with grpc.health.v1.Health, hvrpc.reflection.v1.Reflection and the\n"
+    "message bus hvrpc.bus.v1.Bus beside it: one broker shared by every\n"
+    "endpoint ('hvrpc pub', 'hvrpc sub', docs/BUS.md).\n"
     "Once all are listening it prints one line per endpoint on stdout,\n"
     "    listening on URI\n"
     "with the address really used (tcp port 0 and vsock port 'any' show the\n"
@@ -265,6 +282,8 @@ const cli_verb cli_verb_serve = {
     "  --no-reflection     do not serve hvrpc.reflection.v1.Reflection "
     "(served\n"
     "                      by default: 'hvrpc list', 'describe', 'call -d')\n"
+    "  --no-bus            do not serve hvrpc.bus.v1.Bus (served by default:\n"
+    "                      'hvrpc pub', 'hvrpc sub')\n"
     "  -v, --verbose       log debug lines too\n"
     "  -h, --help          this text\n"
     "\n"

@@ -34,8 +34,13 @@ static const cli_verb verb_help = {
 };
 
 static const cli_verb *const verbs[] = {
-    &cli_verb_serve,  &cli_verb_call, &cli_verb_list,     &cli_verb_describe,
-    &cli_verb_health, &cli_verb_guid, &cli_verb_register, &verb_help,
+    &cli_verb_serve,    &cli_verb_call,   &cli_verb_list,
+    &cli_verb_describe, &cli_verb_health, &cli_verb_pub,
+    &cli_verb_sub,      &cli_verb_guid,   &cli_verb_register,
+#ifdef HVRPC_CLI_CONTRACT
+    &cli_verb_contract,
+#endif
+    &verb_help,
 };
 
 static const char overview_head[] =
@@ -48,8 +53,13 @@ static const char overview_head[] =
     "  hvrpc list URI [SERVICE]\n"
     "  hvrpc describe URI SYMBOL\n"
     "  hvrpc health URI [SERVICE]\n"
+    "  hvrpc pub URI TOPIC [-d DATA|@FILE|@-] [-H KEY:VALUE ...]\n"
+    "  hvrpc sub URI PATTERN... [--policy P] [--count N] [--format F]\n"
     "  hvrpc guid PORT|GUID|VMID-NAME\n"
     "  hvrpc register --name NAME (--port N | --guid GUID) | --from FILE\n"
+#ifdef HVRPC_CLI_CONTRACT
+    "  hvrpc contract verify|serve|record|check ...\n"
+#endif
     "  hvrpc help [VERB]\n"
     "  hvrpc --version\n"
     "\n"

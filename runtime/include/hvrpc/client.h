@@ -30,20 +30,48 @@ extern "C" {
 
 typedef struct hvrpc_client hvrpc_client;
 
+typedef struct hvrpc_metadata {
+    const char *key;
+    const char *value;
+} hvrpc_metadata;
+
+/* One finished unary call, as an observer sees it (see below). Every
+ * pointer is valid only during the observer's callback. */
+typedef struct hvrpc_call_record {
+    const char *service;    /* "pkg.v1.Service" */
+    const char *method;     /* "Method" */
+    const uint8_t *request; /* the request payload as sent */
+    size_t request_len;
+    const hvrpc_metadata *metadata; /* as sent */
+    size_t n_metadata;
+    uint32_t timeout_ms;     /* the call's timeout; 0: none */
+    hvrpc_status status;     /* how the call ended */
+    const uint8_t *response; /* the response payload when status is OK */
+    size_t response_len;
+} hvrpc_call_record;
+
+/* Called once for every unary call that was sent, when it ends (answered,
+ * timed out, connection lost, client freed), before the caller learns the
+ * result. Runs on the client's I/O thread (or the thread freeing the
+ * client) with no library lock held: it must not block or call into the
+ * client. Streams are not observed. */
+typedef void (*hvrpc_call_observer_fn)(const hvrpc_call_record *r, void *arg);
+
 typedef struct hvrpc_client_options {
     size_t size;        /* sizeof(hvrpc_client_options), set by _init */
     uint32_t max_frame; /* largest frame sent or received; 4 MiB */
     uint32_t connect_timeout_ms; /* connect (and hybrid handshake); 5000 */
     hvrpc_log_fn log;
     void *log_arg;
+    /* NULL by default. When set, every unary call keeps a copy of its
+     * request and metadata until it ends and is shown to observer (the
+     * contract recorder, tools/contract, uses it). A call whose copy
+     * cannot be allocated fails RESOURCE_EXHAUSTED without being sent. */
+    hvrpc_call_observer_fn observer;
+    void *observer_arg;
 } hvrpc_client_options;
 
 HVRPC_API void hvrpc_client_options_init(hvrpc_client_options *o);
-
-typedef struct hvrpc_metadata {
-    const char *key;
-    const char *value;
-} hvrpc_metadata;
 
 typedef struct hvrpc_call_options {
     size_t size;         /* sizeof(hvrpc_call_options) */

@@ -100,10 +100,19 @@ func wantPeer(a peerAddr, conn net.Conn) (exact, prefix string) {
 		return "", "vsock:"
 	}
 	cid := local.ContextID
-	if cid == vsockCIDAny || a.cid == 1 {
+	switch {
+	case a.cid == 1:
 		// Over vsock_loopback the server sees CID 1, whatever name the
 		// local end was bound under.
-		cid = a.cid
+		cid = 1
+	case cid == vsockCIDAny:
+		// A connect binds the local end to CID any: the server sees this
+		// machine's own CID (a guest's, across virtio-vsock).
+		own, err := vsock.ContextID()
+		if err != nil {
+			return "", "vsock:"
+		}
+		cid = own
 	}
 	return fmt.Sprintf("vsock:%d:%d", cid, local.Port), ""
 }
