@@ -84,6 +84,7 @@ case "${1:-}" in
     run_tests build
     # The VM suite's tally: how many calls crossed real AF_VSOCK.
     cat build/tests/vm/cache/run/summary.txt 2>/dev/null || true
+    cat build/tests/vm-nested/cache/run/summary.txt 2>/dev/null || true
     asan
     run_tests build-asan
     tsan

@@ -27,8 +27,9 @@
 # the kernel package missing), with the reason.
 #
 # Environment: HVRPC_NESTED_TIMEOUT (seconds for the whole run, default
-# 225: ctest gives the test 240), HVRPC_NESTED_L1_MEM (MiB, 1536),
-# HVRPC_NESTED_L2_MEM (MiB, 256), HVRPC_VM_KERNEL_DEB (a local kernel .deb),
+# 340: ctest gives the test 360), HVRPC_NESTED_L1_MEM (MiB, 1536),
+# HVRPC_NESTED_L2_MEM (MiB, 256), HVRPC_NESTED_L2_APPEND (L2's kernel
+# command line), HVRPC_VM_KERNEL_DEB (a local kernel .deb),
 # HVRPC_VM_VERBOSE=1 (stream both consoles while running).
 set -u -o pipefail
 
@@ -40,7 +41,7 @@ if [ -z "$suite" ] || [ -z "$cache" ] || [ ! -f "$suite" ]; then
     echo "usage: $0 SUITE CACHE_DIR" >&2
     exit 2
 fi
-bound=${HVRPC_NESTED_TIMEOUT:-225}
+bound=${HVRPC_NESTED_TIMEOUT:-340}
 l1_mem=${HVRPC_NESTED_L1_MEM:-1536}
 l2_mem=${HVRPC_NESTED_L2_MEM:-256}
 # L2's kernel command line: acpi=off halves its boot (no ACPI tables to
