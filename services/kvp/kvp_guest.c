@@ -166,7 +166,7 @@ static void addresses(facts *f)
     if (getifaddrs(&ifa) != 0)
         return;
     for (i = ifa; i; i = i->ifa_next) {
-        char addr[INET6_ADDRSTRLEN], one[INET6_ADDRSTRLEN + 8];
+        char addr[INET6_ADDRSTRLEN], one[INET6_ADDRSTRLEN + 16];
         char *out;
         int fam;
 

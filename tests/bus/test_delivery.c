@@ -198,7 +198,7 @@ static void test_cross_guest(void)
         ids[i][0] = '\0';
         if (read_line(from_guest[i], line, sizeof line, 30000) == 0 &&
             strncmp(line, "READY ", 6) == 0)
-            snprintf(ids[i], sizeof ids[i], "%s", line + 6);
+            snprintf(ids[i], sizeof ids[i], "%.255s", line + 6);
         CHECK(ids[i][0] != '\0');
         fprintf(stderr, "guest %d is %s\n", i, ids[i]);
         for (int j = 0; j < i; j++)
