@@ -13,7 +13,18 @@ start_host || finish
 # Guests of other uids may reach the guests' socket (as any guest may
 # reach vsock port 5003); the admin socket too, to show the allow list.
 chmod 666 "$TMP/kvp.sock" "$TMP/admin.sock"
-chmod 755 "$BIN" 2>/dev/null
+# The guests run as other uids, which may not reach the build tree (a
+# private home such as /root): they get copies of the programs and of
+# libhvrpc in a directory they can read.
+PUB=$TMP/pub
+mkdir -p "$PUB"
+cp "$GUEST" "$CLI" "$PUB/"
+lib=$(ldd "$GUEST" | sed -n 's/.*libhvrpc\.so[^ ]* => \([^ ]*\).*/\1/p')
+[ -n "$lib" ] && cp -L "$lib" "$PUB/"
+chmod 755 "$PUB" "$PUB"/*
+export LD_LIBRARY_PATH=$PUB
+GUEST=$PUB/hvrpc-kvp-guest
+GUEST_CLI=$PUB/hvrpc-kvp
 
 run as_uid $A "$GUEST" --once --no-facts --fact owner=a --fact secret=a-only
 expect_status 0 "guest A report"
@@ -50,7 +61,7 @@ run env HVRPC_HVRPC_KVP_V1_KVP_ADMIN_ADDR=unix://$TMP/kvp.sock "$CLI" set unix:u
 expect_status 12 "KvpAdmin through the guests' endpoint"
 expect_err "UNIMPLEMENTED" "KvpAdmin through the guests' endpoint"
 # Another uid is refused at the admin socket's accept (the allow list).
-run as_uid $A "$CLI" set unix:uid=$B token x
+run as_uid $A "$GUEST_CLI" set unix:uid=$B token x
 expect_status 14 "admin socket as uid $A"
 run "$CLI" get unix:uid=$B token --pool host
 expect_status 5 "B has no token after the refused calls"
