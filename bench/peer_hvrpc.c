@@ -54,7 +54,8 @@ int bench_hvrpc_serve(const char *uri)
     hvrpc_status st;
     hvrpc_server_options o;
     hvrpc_server_options_init(&o);
-    o.max_connections_per_peer = 0; /* no limit */
+    o.max_connections_per_peer = 0; /* no limit: every connection and */
+    o.max_calls_per_peer = 0;       /* call comes from one client process */
     /* HVRPC_BENCH_INLINE=1: handlers on the event-loop thread (the echo
      * handler never blocks), to measure what the hand-off costs. */
     const char *inl = getenv("HVRPC_BENCH_INLINE");
