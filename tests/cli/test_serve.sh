@@ -62,4 +62,27 @@ expect_status 0 "call over an abstract socket"
 stop_server TERM
 expect_status 0 "abstract serve after SIGTERM"
 
+# Handlers on the loop thread: answers, a delayed answer (a timer, not a
+# blocked thread: a second call is answered meanwhile) and health.
+start_server --listen "unix://$sock" --inline-handlers --workers 1 || finish
+run "$HVRPC" call "unix://$sock" hvrpc.echo.v1.Echo/Echo --hex 0a026869
+expect_status 0 "call to an inline-handlers server"
+# The EchoResponse starts with the payload field: 0a 02 'h' 'i'.
+case "$(od -An -tx1 "$TMP/out" | tr -d ' \n')" in
+0a026869*) ;;
+*) fail "inline echo reply: $(od -An -tx1 "$TMP/out")" ;;
+esac
+# delay_ms 800 (field 3: 18 a0 06) in the background, a plain call beside it.
+"$HVRPC" call "unix://$sock" hvrpc.echo.v1.Echo/Echo --hex '18 a0 06' \
+    >"$TMP/slow.out" 2>"$TMP/slow.err" &
+slow=$!
+run "$HVRPC" call "unix://$sock" hvrpc.echo.v1.Echo/Echo --hex ''
+expect_status 0 "call beside a delayed one (inline)"
+kill -0 "$slow" 2>/dev/null || fail "the plain call waited for the delayed one"
+wait "$slow" || fail "delayed inline call: $(cat "$TMP/slow.err")"
+run "$HVRPC" health "unix://$sock"
+expect_status 0 "health of an inline-handlers server"
+stop_server TERM
+expect_status 0 "inline-handlers serve after SIGTERM"
+
 finish

@@ -101,6 +101,10 @@ static bool parse_serve(int argc, char **argv, serve_opts *o)
             o->no_reflection = true;
         } else if (cli_args_flag(&a, arg, "--no-bus")) {
             o->no_bus = true;
+        } else if (cli_args_flag(&a, arg, "--inline-handlers")) {
+            /* Every built-in service answers without blocking (delays
+             * and waiting publishers use timers, not the thread). */
+            o->server.inline_handlers = true;
         } else {
             cli_args_unknown(&a, arg);
         }
@@ -258,7 +262,7 @@ const cli_verb cli_verb_serve = {
     "serve echo, health, reflection and a bus on one or more endpoints",
     "Usage: hvrpc serve --listen URI [--listen URI ...] [--workers N]\n"
     "                   [--max-frame BYTES] [--no-health] [--no-reflection]\n"
-    "                   [--no-bus] [--verbose]\n"
+    "                   [--no-bus] [--inline-handlers] [--verbose]\n"
     "\n"
     "Serves hvrpc.echo.v1.Echo (proto/hvrpc/echo/v1/echo.proto) on every URI,\n"
     "with grpc.health.v1.Health, hvrpc.reflection.v1.Reflection and the\n"
@@ -282,6 +286,9 @@ const cli_verb cli_verb_serve = {
     "  --no-reflection     do not serve hvrpc.reflection.v1.Reflection "
     "(served\n"
     "                      by default: 'hvrpc list', 'describe', 'call -d')\n"
+    "  --inline-handlers   run the services' handlers on the event-loop\n"
+    "                      thread instead of the worker pool: one thread\n"
+    "                      hand-off less per call (docs/BENCHMARKS.md)\n"
     "  --no-bus            do not serve hvrpc.bus.v1.Bus (served by default:\n"
     "                      'hvrpc pub', 'hvrpc sub')\n"
     "  -v, --verbose       log debug lines too\n"
