@@ -61,6 +61,7 @@ static bool matches(const hvrpc__allow *a, const hvrpc_peer *p)
         return a->kind == HVRPC_ADDR_VSOCK && a->id == p->vsock_cid;
     case HVRPC_ADDR_UNIX:
     case HVRPC_ADDR_HYBRID_VSOCK:
+    case HVRPC_ADDR_MEM:
         return a->kind == HVRPC_ADDR_UNIX && p->uid >= 0 &&
                a->id == (uint64_t)p->uid;
     case HVRPC_ADDR_HVSOCK:

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define KNOWN_SCHEMES "vsock, hvsock, hybrid+vsock, unix, tcp"
+#define KNOWN_SCHEMES "vsock, hvsock, hybrid+vsock, unix, tcp, mem"
 #define VM_ID_NAMES                                                            \
     "wildcard, zero, children, loopback, parent, broadcast, silohost"
 #define VSOCK_CID_NAMES "any, hypervisor, local, host"
@@ -471,6 +471,30 @@ static hvrpc_code parse_tcp(hvrpc_status *st, const char *uri, span rest,
     return HVRPC_OK;
 }
 
+/* An in-process name: short, and of characters that need no quoting in
+ * a shell, a log line or a report. */
+static hvrpc_code parse_mem(hvrpc_status *st, const char *uri, span rest,
+                            hvrpc_address *a)
+{
+    if (rest.n == 0)
+        return fail(st, uri, "missing NAME: mem://NAME");
+    if (rest.n > HVRPC_MEM_NAME_MAX)
+        return fail(st, uri, "name is %zu bytes, more than %d", rest.n,
+                    HVRPC_MEM_NAME_MAX);
+    for (size_t i = 0; i < rest.n; i++) {
+        char c = rest.p[i];
+        if (!is_alnum(c) && c != '-' && c != '.' && c != '_')
+            return fail(st, uri,
+                        "name \"%.*s\": '%c' at offset %zu is not allowed "
+                        "(letters, digits, '.', '_', '-')",
+                        SPAN_ARG(rest), c, i);
+    }
+    a->kind = HVRPC_ADDR_MEM;
+    memcpy(a->u.mem.name, rest.p, rest.n);
+    a->u.mem.name[rest.n] = '\0';
+    return HVRPC_OK;
+}
+
 hvrpc_code hvrpc_address_parse(const char *uri, hvrpc_address *out,
                                hvrpc_status *st)
 {
@@ -484,6 +508,7 @@ hvrpc_code hvrpc_address_parse(const char *uri, hvrpc_address *out,
         {"hybrid+vsock", parse_hybrid},
         {"unix", parse_unix},
         {"tcp", parse_tcp},
+        {"mem", parse_mem},
     };
     hvrpc_address a;
 
@@ -572,6 +597,9 @@ int hvrpc_address_format(const hvrpc_address *a, char *buf, size_t size)
                         hvrpc_guid_format(&a->u.hv.vm_id, g1),
                         hvrpc_guid_format(&a->u.hv.service_id, g2),
                         a->u.hv.no_suspend ? "?suspend=0" : "");
+    case HVRPC_ADDR_MEM:
+        return snprintf(buf, size, "mem://%.*s", HVRPC_MEM_NAME_MAX,
+                        a->u.mem.name);
     }
     return -1;
 }

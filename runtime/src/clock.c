@@ -52,3 +52,19 @@ int hvrpc__poll_timeout_ms(int64_t deadline_ns)
     int64_t ms = (left + HVRPC__NS_PER_MS - 1) / HVRPC__NS_PER_MS;
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
+
+int hvrpc__cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    int e = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return e;
+}
+
+struct timespec hvrpc__timespec_at(int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    return ts;
+}

@@ -37,6 +37,21 @@ int hvrpc__conn_start(hvrpc__conn *c)
     return hvrpc__loop_add(c->loop, &c->io, EPOLLIN);
 }
 
+void hvrpc__conn_reopen(hvrpc__conn *c, int fd)
+{
+    pthread_mutex_lock(&c->mu);
+    uint32_t max_frame = c->reader.max;
+    hvrpc__frame_reader_free(&c->reader);
+    hvrpc__frame_reader_init(&c->reader, max_frame);
+    c->io.fd = fd;
+    c->closed = false;
+    c->close_when_flushed = false;
+    c->paused = false;
+    c->want_out = false;
+    c->last_rx_ns = hvrpc__now_ns();
+    pthread_mutex_unlock(&c->mu);
+}
+
 void hvrpc__conn_destroy(hvrpc__conn *c)
 {
     hvrpc__frame_reader_free(&c->reader);

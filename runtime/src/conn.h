@@ -96,6 +96,10 @@ void hvrpc__conn_drain(hvrpc__conn *c, int64_t deadline_ns);
 /* From any thread, c->mu held: makes the loop close the connection. */
 void hvrpc__conn_abort_locked(hvrpc__conn *c);
 
+/* Gives a closed connection a new socket (loop thread, after on_close):
+ * a fresh reader and no queued output, as after init. Start it next. */
+void hvrpc__conn_reopen(hvrpc__conn *c, int fd);
+
 /* Frees what init allocated. After on_close only. */
 void hvrpc__conn_destroy(hvrpc__conn *c);
 

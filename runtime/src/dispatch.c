@@ -197,7 +197,8 @@ static int sconn_on_frame(hvrpc__conn *c, const hvrpc__frame_header *h,
         /* For an open stream; dropped for any other id (a unary call, a
          * stream that has ended, one never opened). */
         pthread_mutex_lock(&c->mu);
-        hvrpc_stream *s = hvrpc__smap_find(&sc->streams, h->stream_id);
+        hvrpc__idnode *n = hvrpc__idmap_find(&sc->streams, h->stream_id);
+        hvrpc_stream *s = n ? HVRPC__CONTAINER_OF(n, hvrpc_stream, node) : NULL;
         if (s && h->type == HVRPC__FRAME_DATA)
             hvrpc__stream_on_data_locked(s, h->flags, data, h->length,
                                          oversize);

@@ -12,6 +12,10 @@ int hvrpc_peer_format(const hvrpc_peer *p, char *buf, size_t size)
     case HVRPC_ADDR_VSOCK:
         return snprintf(buf, size, "vsock:%" PRIu32 ":%" PRIu32, p->vsock_cid,
                         p->vsock_port);
+    case HVRPC_ADDR_MEM:
+        return snprintf(buf, size,
+                        "mem:uid=%" PRId64 ",gid=%" PRId64 ",pid=%" PRId64,
+                        p->uid, p->gid, p->pid);
     case HVRPC_ADDR_UNIX:
         return snprintf(buf, size,
                         "unix:uid=%" PRId64 ",gid=%" PRId64 ",pid=%" PRId64,

@@ -53,6 +53,7 @@ static void peer_key(const hvrpc_peer *p, char key[KEY_MAX])
         return;
     case HVRPC_ADDR_UNIX:
     case HVRPC_ADDR_HYBRID_VSOCK:
+    case HVRPC_ADDR_MEM:
         snprintf(key, KEY_MAX, "uid:%" PRId64, p->uid);
         return;
     case HVRPC_ADDR_HVSOCK:

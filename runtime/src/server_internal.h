@@ -63,7 +63,7 @@ typedef struct hvrpc__sconn {
     atomic_uint n_calls;              /* calls not yet freed */
     _Atomic int64_t last_active;      /* last byte in or call freed, ns */
     hvrpc_call *calls;                /* unanswered calls, under conn.mu */
-    hvrpc__stream_map streams;        /* open streams, under conn.mu */
+    hvrpc__idmap streams;             /* open streams, under conn.mu */
     atomic_uint n_streams;            /* streams not yet freed */
     struct hvrpc__sconn *prev, *next; /* srv->conns, under srv->mu */
 } hvrpc__sconn;

@@ -24,73 +24,6 @@
  * again (the queue has no waiters list of its own). */
 #define OUT_POLL_NS (2 * HVRPC__NS_PER_MS)
 
-/* --- the server's stream table ------------------------------------------ */
-
-static size_t slot_of(const hvrpc__stream_map *m, uint32_t id)
-{
-    return (id >> 1) & (m->nb - 1);
-}
-
-bool hvrpc__smap_insert(hvrpc__stream_map *m, hvrpc_stream *s)
-{
-    if (m->n >= 2 * m->nb) {
-        size_t nb = m->nb ? 2 * m->nb : 64;
-        hvrpc_stream **b = hvrpc__calloc(nb, sizeof *b);
-        if (!b)
-            return false;
-        for (size_t i = 0; i < m->nb; i++) {
-            hvrpc_stream *q = m->b[i];
-            while (q) {
-                hvrpc_stream *next = q->hnext;
-                size_t j = (q->id >> 1) & (nb - 1);
-                q->hnext = b[j];
-                b[j] = q;
-                q = next;
-            }
-        }
-        hvrpc__free(m->b);
-        m->b = b;
-        m->nb = nb;
-    }
-    size_t i = slot_of(m, s->id);
-    s->hnext = m->b[i];
-    m->b[i] = s;
-    m->n++;
-    return true;
-}
-
-hvrpc_stream *hvrpc__smap_find(hvrpc__stream_map *m, uint32_t id)
-{
-    if (!m->nb)
-        return NULL;
-    for (hvrpc_stream *s = m->b[slot_of(m, id)]; s; s = s->hnext)
-        if (s->id == id)
-            return s;
-    return NULL;
-}
-
-void hvrpc__smap_remove(hvrpc__stream_map *m, hvrpc_stream *s)
-{
-    if (!m->nb)
-        return;
-    for (hvrpc_stream **pp = &m->b[slot_of(m, s->id)]; *pp;
-         pp = &(*pp)->hnext) {
-        if (*pp == s) {
-            *pp = s->hnext;
-            s->hnext = NULL;
-            m->n--;
-            return;
-        }
-    }
-}
-
-void hvrpc__smap_free(hvrpc__stream_map *m)
-{
-    hvrpc__free(m->b);
-    m->b = NULL;
-    m->nb = m->n = 0;
-}
-
 /* --- one stream ------------------------------------------------------------
  */
 
@@ -106,11 +39,10 @@ hvrpc_stream *hvrpc__stream_new(hvrpc__conn *conn, hvrpc_method_kind kind,
     hvrpc_stream *s = hvrpc__calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    if (hvrpc__cond_init_monotonic(&s->cv) != 0) {
+        hvrpc__free(s);
+        return NULL;
+    }
     s->conn = conn;
     s->kind = kind;
     s->server = server;
@@ -178,7 +110,7 @@ void hvrpc__stream_send_control_locked(hvrpc_stream *s, uint8_t flags,
 {
     hvrpc__frame_buf f;
     size_t n = flags & HVRPC__FLAG_RESET ? 0 : 4;
-    if (frame_new(&f, s->id, HVRPC__FRAME_WINDOW, flags, n) != HVRPC_OK) {
+    if (frame_new(&f, s->node.id, HVRPC__FRAME_WINDOW, flags, n) != HVRPC_OK) {
         /* A lost grant would stall the stream for good. */
         hvrpc__conn_abort_locked(s->conn);
         return;
@@ -196,7 +128,7 @@ void hvrpc__stream_send_control_locked(hvrpc_stream *s, uint8_t flags,
 void hvrpc__stream_send_close_locked(hvrpc_stream *s)
 {
     hvrpc__frame_buf f;
-    if (frame_new(&f, s->id, HVRPC__FRAME_DATA,
+    if (frame_new(&f, s->node.id, HVRPC__FRAME_DATA,
                   HVRPC__FLAG_REMOTE_CLOSED | HVRPC__FLAG_NO_DATA,
                   0) != HVRPC_OK) {
         hvrpc__conn_abort_locked(s->conn);
@@ -218,7 +150,7 @@ static hvrpc_code encode_data(const hvrpc_stream *s, const hvrpc__payload *pl,
                                 "message of %zu bytes exceeds the maximum "
                                 "frame of %u bytes (not sent)",
                                 n, s->max_frame);
-    if (frame_new(f, s->id, HVRPC__FRAME_DATA, 0, n) != HVRPC_OK)
+    if (frame_new(f, s->node.id, HVRPC__FRAME_DATA, 0, n) != HVRPC_OK)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a %zu-byte message", n);
     uint8_t *p = f->data + HVRPC__FRAME_HEADER_LEN;
@@ -241,7 +173,7 @@ static void server_abort_locked(hvrpc_stream *s, hvrpc_code code,
     s->answered = true;
     s->out_closed = true;
     hvrpc__frame_buf f;
-    if (hvrpc__encode_response(s->id, code, msg, NULL, s->max_frame, &f) ==
+    if (hvrpc__encode_response(s->node.id, code, msg, NULL, s->max_frame, &f) ==
         HVRPC_OK)
         hvrpc__conn_send_locked(s->conn, &f);
     else
@@ -297,7 +229,7 @@ void hvrpc__stream_on_data_locked(hvrpc_stream *s, uint8_t flags,
             abort_locked(s, HVRPC_INVALID_ARGUMENT,
                          "a message on stream %u after its sender closed "
                          "it",
-                         s->id);
+                         s->node.id);
         return;
     }
     if (has_data) {
@@ -306,7 +238,8 @@ void hvrpc__stream_on_data_locked(hvrpc_stream *s, uint8_t flags,
             abort_locked(s, HVRPC_RESOURCE_EXHAUSTED,
                          "stream %u: the peer sent past the receive window "
                          "of %u bytes (%llu queued, %u more)",
-                         s->id, s->window, (unsigned long long)s->q_cost, len);
+                         s->node.id, s->window, (unsigned long long)s->q_cost,
+                         len);
             return;
         }
         if (!hvrpc__stream_push_locked(s, data, len)) {
@@ -379,8 +312,7 @@ static void wait_locked(hvrpc_stream *s, int64_t until)
         pthread_cond_wait(&s->cv, &s->conn->mu);
         return;
     }
-    struct timespec ts = {(time_t)(until / 1000000000),
-                          (long)(until % 1000000000)};
+    struct timespec ts = hvrpc__timespec_at(until);
     pthread_cond_timedwait(&s->cv, &s->conn->mu, &ts);
 }
 
@@ -710,7 +642,7 @@ void hvrpc__stream_open_server(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
                                  "out of memory for the stream");
         return;
     }
-    s->id = id;
+    s->node.id = id;
     s->sc = sc;
     s->req = req;
     s->reg = reg;
@@ -727,7 +659,7 @@ void hvrpc__stream_open_server(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
 
     hvrpc__conn *c = &sc->conn;
     pthread_mutex_lock(&c->mu);
-    bool ok = hvrpc__smap_insert(&sc->streams, s);
+    bool ok = hvrpc__idmap_insert(&sc->streams, &s->node);
     s->in_table = ok;
     /* A method the client does not stream to takes the request's payload
      * as its one message; a streaming one takes a non-empty payload as
@@ -768,36 +700,33 @@ void hvrpc__stream_open_server(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
 void hvrpc__stream_conn_closed(hvrpc__sconn *sc, const hvrpc_status *why)
 {
     hvrpc__conn *c = &sc->conn;
-    hvrpc_stream *gone = NULL;
     pthread_mutex_lock(&c->mu);
-    for (size_t i = 0; i < sc->streams.nb; i++) {
-        hvrpc_stream *s = sc->streams.b[i];
-        while (s) {
-            hvrpc_stream *next = s->hnext;
-            s->answered = true;
-            s->out_closed = true;
-            s->in_table = false;
-            hvrpc__stream_end_locked(s, HVRPC_UNAVAILABLE, why->message);
-            s->hnext = gone;
-            gone = s;
-            s = next;
-        }
+    hvrpc__idnode *gone = hvrpc__idmap_take_all(&sc->streams);
+    for (hvrpc__idnode *n = gone; n; n = n->next) {
+        hvrpc_stream *s = HVRPC__CONTAINER_OF(n, hvrpc_stream, node);
+        s->answered = true;
+        s->out_closed = true;
+        s->in_table = false;
+        hvrpc__stream_end_locked(s, HVRPC_UNAVAILABLE, why->message);
     }
-    hvrpc__smap_free(&sc->streams);
     pthread_mutex_unlock(&c->mu);
     while (gone) {
-        hvrpc_stream *next = gone->hnext;
-        server_unref(gone);
+        hvrpc__idnode *next = gone->next;
+        server_unref(HVRPC__CONTAINER_OF(gone, hvrpc_stream, node));
         gone = next;
     }
 }
 
+static void abort_for_stop_locked(hvrpc__idnode *n, void *arg)
+{
+    (void)arg;
+    server_abort_locked(HVRPC__CONTAINER_OF(n, hvrpc_stream, node),
+                        HVRPC_UNAVAILABLE, "the server is shutting down");
+}
+
 void hvrpc__stream_conn_stopping_locked(hvrpc__sconn *sc)
 {
-    for (size_t i = 0; i < sc->streams.nb; i++)
-        for (hvrpc_stream *s = sc->streams.b[i]; s; s = s->hnext)
-            server_abort_locked(s, HVRPC_UNAVAILABLE,
-                                "the server is shutting down");
+    hvrpc__idmap_each(&sc->streams, abort_for_stop_locked, NULL);
 }
 
 /* The handler's end: the last frame (unless the stream is over), out of
@@ -807,15 +736,15 @@ static hvrpc_code finish(hvrpc_stream *s, hvrpc_code code, const char *msg,
 {
     hvrpc__frame_buf f = {0};
     if (code == HVRPC_OK && (s->kind & HVRPC_SERVER_STREAMING)) {
-        frame_new(&f, s->id, HVRPC__FRAME_DATA,
+        frame_new(&f, s->node.id, HVRPC__FRAME_DATA,
                   HVRPC__FLAG_REMOTE_CLOSED | HVRPC__FLAG_NO_DATA, 0);
-    } else if (hvrpc__encode_response(s->id, code, msg, payload, s->max_frame,
-                                      &f) != HVRPC_OK) {
+    } else if (hvrpc__encode_response(s->node.id, code, msg, payload,
+                                      s->max_frame, &f) != HVRPC_OK) {
         char why[128];
         snprintf(why, sizeof why, "reply exceeds the maximum frame of %u bytes",
                  s->max_frame);
         f.data = NULL;
-        hvrpc__encode_response(s->id, HVRPC_RESOURCE_EXHAUSTED, why, NULL,
+        hvrpc__encode_response(s->node.id, HVRPC_RESOURCE_EXHAUSTED, why, NULL,
                                s->max_frame, &f);
     }
     hvrpc__conn *c = s->conn;
@@ -841,7 +770,7 @@ static hvrpc_code finish(hvrpc_stream *s, hvrpc_code code, const char *msg,
     hvrpc__stream_end_locked(s, code, msg ? msg : hvrpc_strerror(code));
     bool in_table = s->in_table;
     if (in_table) {
-        hvrpc__smap_remove(&s->sc->streams, s);
+        hvrpc__idmap_remove(&s->sc->streams, s->node.id);
         s->in_table = false;
     }
     pthread_mutex_unlock(&c->mu);

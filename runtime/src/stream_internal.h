@@ -29,6 +29,7 @@
 #include "conn.h"
 #include "envelope.h"
 #include "frame.h"
+#include "idmap.h"
 #include "ttrpc/request.pb-c.h"
 
 /* hvrpc's control frame (never sent to a peer that did not offer or
@@ -49,8 +50,8 @@ struct hvrpc__registration;
 
 struct hvrpc_stream {
     hvrpc__conn *conn;
-    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
-    uint32_t id;
+    pthread_cond_t cv;  /* on CLOCK_MONOTONIC */
+    hvrpc__idnode node; /* its id; server: in the connection's streams */
     hvrpc_method_kind kind;
     bool server;
     uint32_t max_frame;
@@ -84,23 +85,10 @@ struct hvrpc_stream {
     bool answered;   /* the client has its final frame, or needs none */
     bool finished;   /* the handler ended it */
     bool in_table;
-    struct hvrpc_stream *hnext;
 
     /* Client side. */
     struct hvrpc_client *client;
 };
-
-/* A connection's streams by id (server side), under conn->mu. */
-typedef struct hvrpc__stream_map {
-    hvrpc_stream **b;
-    size_t nb; /* buckets, a power of two; 0 before the first insert */
-    size_t n;
-} hvrpc__stream_map;
-
-bool hvrpc__smap_insert(hvrpc__stream_map *m, hvrpc_stream *s);
-hvrpc_stream *hvrpc__smap_find(hvrpc__stream_map *m, uint32_t id);
-void hvrpc__smap_remove(hvrpc__stream_map *m, hvrpc_stream *s);
-void hvrpc__smap_free(hvrpc__stream_map *m);
 
 /* A new stream (not in any table); NULL when out of memory. */
 hvrpc_stream *hvrpc__stream_new(hvrpc__conn *conn, hvrpc_method_kind kind,

@@ -36,6 +36,8 @@ const hvrpc__transport *hvrpc__transport_for(hvrpc_addr_kind kind)
         return &hvrpc__transport_hybrid;
     case HVRPC_ADDR_HVSOCK:
         return &hvrpc__transport_hvsock;
+    case HVRPC_ADDR_MEM:
+        return &hvrpc__transport_mem;
     }
     return NULL;
 }

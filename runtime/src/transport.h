@@ -58,6 +58,7 @@ extern const hvrpc__transport hvrpc__transport_tcp;
 extern const hvrpc__transport hvrpc__transport_vsock;
 extern const hvrpc__transport hvrpc__transport_hybrid;
 extern const hvrpc__transport hvrpc__transport_hvsock;
+extern const hvrpc__transport hvrpc__transport_mem;
 
 /* --- helpers shared by the socket transports (transport.c) ------------ */
 

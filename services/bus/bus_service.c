@@ -265,6 +265,7 @@ static void peer_key(const hvrpc_peer *p, char *buf, size_t size)
         return;
     case HVRPC_ADDR_UNIX:
     case HVRPC_ADDR_HYBRID_VSOCK:
+    case HVRPC_ADDR_MEM:
         snprintf(buf, size, "uid:%lld", (long long)p->uid);
         return;
     case HVRPC_ADDR_TCP:

@@ -63,6 +63,8 @@ int hvrpc_kvp_vm_of_peer(const hvrpc_peer *p, char *buf, size_t size)
         return snprintf(buf, size, "unix:uid=%lld", (long long)p->uid);
     case HVRPC_ADDR_HYBRID_VSOCK:
         return snprintf(buf, size, "hybrid+vsock:uid=%lld", (long long)p->uid);
+    case HVRPC_ADDR_MEM:
+        return snprintf(buf, size, "mem:uid=%lld", (long long)p->uid);
     case HVRPC_ADDR_TCP:
         /* "127.0.0.1:5555", "[::1]:5555": drop the port. */
         colon = strrchr(p->tcp_addr, ':');

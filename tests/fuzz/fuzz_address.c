@@ -36,6 +36,8 @@ static bool same_address(const hvrpc_address *a, const hvrpc_address *b)
     case HVRPC_ADDR_HVSOCK:
         return hvrpc_guid_equal(&a->u.hv.vm_id, &b->u.hv.vm_id) &&
                hvrpc_guid_equal(&a->u.hv.service_id, &b->u.hv.service_id);
+    case HVRPC_ADDR_MEM:
+        return !strcmp(a->u.mem.name, b->u.mem.name);
     }
     return false;
 }

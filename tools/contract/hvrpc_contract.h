@@ -107,9 +107,11 @@ typedef struct hvrpc_contract_mock hvrpc_contract_mock;
 
 /* Starts a server in this process that answers the contract's service
  * from its interactions (and serves hvrpc.reflection.v1.Reflection with
- * the contract's schema). listen_uri NULL: a unix socket in a new
- * temporary directory (hvrpc has no in-memory transport), removed by
- * hvrpc_contract_mock_free(). The contract must outlive the mock.
+ * the contract's schema). listen_uri NULL: in memory, on a name of its
+ * own ("mem://hvrpc-contract-mock-PID-N"): no socket file, reachable by
+ * clients of this process only (the guest code under test), released by
+ * hvrpc_contract_mock_free(); or any URI (a unix socket, tcp port 0) for
+ * clients in other processes. The contract must outlive the mock.
  *
  * A call is answered by the first unused interaction of its method whose
  * request and metadata match (matchers apply), else the last used one
@@ -122,7 +124,8 @@ hvrpc_code hvrpc_contract_mock_start(const hvrpc_contract *c,
                                      hvrpc_contract_mock **out,
                                      hvrpc_status *st);
 
-/* The URI the mock listens on (a real port when listen_uri had port 0). */
+/* The URI the mock listens on (a real port when listen_uri had port 0,
+ * the generated name when it was NULL). */
 const char *hvrpc_contract_mock_uri(const hvrpc_contract_mock *m);
 
 /* Points generated code at the mock: sets the service's environment

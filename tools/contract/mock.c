@@ -4,6 +4,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,6 @@ struct hvrpc_contract_mock {
     hvrpc_method *methods;
     hvrpc_contract_schema_files *files; /* for reflection */
     char *uri;
-    char *dir; /* the temporary directory of a default unix socket */
     pthread_mutex_t mu;
     size_t *hits;
     char **unexpected;
@@ -519,25 +519,13 @@ hvrpc_code hvrpc_contract_mock_start(const hvrpc_contract *c,
         goto fail;
     }
     if (listen_uri == NULL) {
-        const char *tmp = getenv("TMPDIR");
-        char templ[PATH_MAX];
-
-        snprintf(templ, sizeof(templ), "%s/hvrpc-mock.XXXXXX",
-                 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
-        if (mkdtemp(templ) == NULL) {
-            code = hvrpc_status_set(st, HVRPC_UNAVAILABLE,
-                                    "cannot make a temporary directory in %s",
-                                    tmp != NULL ? tmp : "/tmp");
-            goto fail;
-        }
-        m->dir = strdup(templ);
-        snprintf(uri, sizeof(uri), "unix://%s/mock.sock", templ);
+        /* In memory: no socket file, reachable only from this process
+         * (where the guest code under test runs). A name of its own, so
+         * several mocks may run at once. */
+        static atomic_uint next_mock;
+        snprintf(uri, sizeof(uri), "mem://hvrpc-contract-mock-%ld-%u",
+                 (long)getpid(), atomic_fetch_add(&next_mock, 1));
         listen_uri = uri;
-        if (m->dir == NULL) {
-            rmdir(templ);
-            code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED, NULL);
-            goto fail;
-        }
     }
     code = build_service(m, st);
     if (code == HVRPC_OK)
@@ -621,9 +609,7 @@ void hvrpc_contract_mock_free(hvrpc_contract_mock *m)
 {
     if (m == NULL)
         return;
-    hvrpc_server_free(m->srv); /* removes the socket file */
-    if (m->dir != NULL)
-        rmdir(m->dir);
+    hvrpc_server_free(m->srv); /* releases the name or socket file */
     hvrpc_contract_schema_files_free(m->files);
     for (size_t i = 0; i < m->n_unexpected; i++)
         free(m->unexpected[i]);
@@ -631,7 +617,6 @@ void hvrpc_contract_mock_free(hvrpc_contract_mock *m)
     free(m->methods);
     free(m->hits);
     free(m->uri);
-    free(m->dir);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }

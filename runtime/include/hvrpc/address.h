@@ -8,6 +8,7 @@
  *   hybrid+vsock:///path:PORT    Firecracker / Cloud Hypervisor host side
  *   unix:///path, unix://@name   AF_UNIX, filesystem or abstract
  *   tcp://HOST:PORT              TCP; HOST a name, IPv4 or [IPv6]
+ *   mem://NAME                   in-memory, within this process only
  *
  * Every program and API takes addresses through hvrpc_address_parse().
  */
@@ -30,6 +31,7 @@ typedef enum hvrpc_addr_kind {
     HVRPC_ADDR_VSOCK,
     HVRPC_ADDR_HYBRID_VSOCK,
     HVRPC_ADDR_HVSOCK,
+    HVRPC_ADDR_MEM,
 } hvrpc_addr_kind;
 
 /* Named vsock CIDs. */
@@ -44,6 +46,8 @@ typedef enum hvrpc_addr_kind {
  * hybrid vsock the listener binds "<path>_<port>", which must fit too. */
 #define HVRPC_UNIX_PATH_MAX 107
 #define HVRPC_HOST_MAX      255
+/* Longest mem:// name (letters, digits, '.', '_', '-'). */
+#define HVRPC_MEM_NAME_MAX 64
 /* A buffer this large always holds hvrpc_address_format's result (the
  * longest is tcp://[255 bytes]:65535). */
 #define HVRPC_ADDRESS_STRLEN 272
@@ -75,6 +79,9 @@ typedef struct hvrpc_address {
              * paused VM's connections break. 0 (the default) keeps them. */
             int no_suspend;
         } hv;
+        struct {
+            char name[HVRPC_MEM_NAME_MAX + 1];
+        } mem;
     } u;
 } hvrpc_address;
 

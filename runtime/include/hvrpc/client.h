@@ -69,6 +69,32 @@ typedef struct hvrpc_client_options {
      * cannot be allocated fails RESOURCE_EXHAUSTED without being sent. */
     hvrpc_call_observer_fn observer;
     void *observer_arg;
+    /* Reconnecting; off (0) by default. With reconnect_ms set, a lost
+     * connection is made again in the background: the first attempt
+     * after reconnect_ms, each next one after twice the wait before, at
+     * most reconnect_max_ms (30000 when 0), each wait shortened at random
+     * by up to a quarter (so the clients of a host that restarts do not
+     * all come back at once). Calls in flight when the connection is lost
+     * still fail UNAVAILABLE: they may have run, and only the caller
+     * knows whether running one twice is safe. A unary call made while
+     * the client is down waits, unsent, for the next connection until
+     * its deadline (one with no deadline waits until a connection is
+     * made or the client is freed); a stream opened while down fails
+     * UNAVAILABLE at once. hvrpc_client_connect() then fails only for
+     * what no retry mends (a bad address, bad options, no memory): a
+     * peer that is not there yet gives a client that keeps trying. */
+    uint32_t reconnect_ms;
+    uint32_t reconnect_max_ms;
+    /* Keepalive; off (0) by default. When nothing has arrived for
+     * keepalive_ms, the client sends grpc.health.v1.Health/Check (the
+     * empty service name). Any answer, UNIMPLEMENTED included, shows the
+     * peer alive; none within keepalive_timeout_ms (keepalive_ms when 0)
+     * closes the connection as dead: its calls fail UNAVAILABLE saying
+     * so, and a reconnecting client connects again. For transports that
+     * do not report a peer gone (a paused or vanished VM). Choose a
+     * timeout above the server's longest queueing delay. */
+    uint32_t keepalive_ms;
+    uint32_t keepalive_timeout_ms;
 } hvrpc_client_options;
 
 HVRPC_API void hvrpc_client_options_init(hvrpc_client_options *o);
@@ -154,8 +180,14 @@ HVRPC_API hvrpc_code hvrpc_client_invoke_async(
     const hvrpc_call_options *opts, hvrpc_message_done_fn done, void *arg,
     hvrpc_status *st);
 
+/* Connections this client has made, the first included: more than one
+ * means it reconnected. */
+HVRPC_API unsigned long hvrpc_client_connections(hvrpc_client *c);
+
 /* Fails pending calls with CANCELLED (their callbacks run), closes the
- * connection and frees the client. c may be NULL. Not from a callback. */
+ * connection and frees the client. c may be NULL. Not from a callback.
+ * A reconnecting client's attempt in progress is waited for (at most
+ * connect_timeout_ms). */
 HVRPC_API void hvrpc_client_free(hvrpc_client *c);
 
 #ifdef __cplusplus
