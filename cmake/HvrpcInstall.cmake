@@ -1,7 +1,8 @@
 # Installation: the shared library and its headers, the hvrpc tool, the
 # protoc plugin, our .proto files, a CMake package (find_package(hvrpc) ->
 # hvrpc::hvrpc, hvrpc::protoc-gen-hvrpc, hvrpc_generate()) and a pkg-config
-# file.
+# file. libhvrpc_json (tools/json) is internal to the hvrpc tool and is not
+# installed, neither its archive nor its header.
 include(CMakePackageConfigHelpers)
 
 install(TARGETS hvrpc protoc-gen-hvrpc EXPORT hvrpcTargets
@@ -9,8 +10,13 @@ install(TARGETS hvrpc protoc-gen-hvrpc EXPORT hvrpcTargets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/hvrpc
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/proto/hvrpc
-  DESTINATION ${CMAKE_INSTALL_DATADIR}/hvrpc/proto)
+# share/hvrpc/proto: hvrpc/options.proto and the APIs of the built-in
+# services (echo, reflection, bus, kvp, ... under hvrpc/) and gRPC's health
+# (grpc/health/v1), what `hvrpc call --proto` and a user's own .proto
+# import. (ttrpc/request.proto is the wire envelope, compiled in: not an API.)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/proto/hvrpc ${PROJECT_SOURCE_DIR}/proto/grpc
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/hvrpc/proto
+  FILES_MATCHING PATTERN "*.proto")
 install(EXPORT hvrpcTargets NAMESPACE hvrpc::
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/hvrpc)
 
@@ -26,5 +32,14 @@ install(FILES ${PROJECT_BINARY_DIR}/hvrpcConfig.cmake ${PROJECT_BINARY_DIR}/hvrp
   ${PROJECT_SOURCE_DIR}/cmake/HvrpcGenerate.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/hvrpc)
 
+# hvrpc.pc finds the prefix from where it is (${pcfiledir}), as the CMake
+# package does, so `cmake --install --prefix DIR` gives a usable file.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(HVRPC_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH pc_up "/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/")
+  string(REGEX REPLACE "/$" "" pc_up "${pc_up}")
+  set(HVRPC_PC_PREFIX "\${pcfiledir}/${pc_up}")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/hvrpc.pc.in ${PROJECT_BINARY_DIR}/hvrpc.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/hvrpc.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

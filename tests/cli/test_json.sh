@@ -75,6 +75,37 @@ grep -q '^payload: "hi"$' "$TMP/out" || fail "--format text: $(cat "$TMP/out")"
 # (peer names the calling process: it differs between the two calls)
 diff -q <(grep -v '^peer:' "$TMP/out") <(grep -v '^peer:' "$TMP/want.txt") >/dev/null ||
     fail "--format text differs from protoc --decode"
+# --format text: the request in text format too (what protoc --encode
+# reads), the same reply as the JSON request's; '{' still means JSON.
+run "$HVRPC" call "$ADDR" $E/Echo --format text -d 'payload: "h" "i"  # a comment
+  fail_code: 0'
+expect_status 0 "text request"
+diff -q <(grep -v '^peer:' "$TMP/out") <(grep -v '^peer:' "$TMP/want.txt") >/dev/null ||
+    fail "text request: $(cat "$TMP/out")"
+printf 'response_size: 3\n' >"$TMP/req.txt"
+RUN_STDIN=$TMP/req.txt run "$HVRPC" call "$ADDR" $E/Echo --format text -d @-
+grep -q '^payload: "abc"$' "$TMP/out" || fail "text request from stdin: $(cat "$TMP/out")"
+run "$HVRPC" call "$ADDR" $E/Echo --format text -d "$(printf 'payload: "x"\n  delay_ms: -1')"
+expect_status 3 "text request out of range"
+expect_err_line 'as text format\): line 2, column 14: delay_ms: -1 is out of range for uint32' \
+    "text request out of range"
+run "$HVRPC" call "$ADDR" $E/Echo --format text -d 'payload: "x" nope: 1'
+expect_status 3 "text request unknown field"
+expect_err_line "line 1, column 14: unknown field 'nope' in hvrpc.echo.v1.EchoRequest \\(fields: payload, response_size" \
+    "text request unknown field"
+# Colour only on a terminal (script(1) gives the call one), and not with
+# NO_COLOR; never through a pipe.
+run "$HVRPC" call "$ADDR" $E/Echo -d '{"payload":"aGk="}'
+grep -q $'\033' "$TMP/out" && fail "colour through a pipe: $(cat -v "$TMP/out")"
+if command -v script >/dev/null; then
+    cmd="$HVRPC call $ADDR $E/Echo -d '{\"payload\":\"aGk=\"}'"
+    script -qec "$cmd" /dev/null </dev/null >"$TMP/tty.out" 2>&1
+    grep -q $'\033\\[' "$TMP/tty.out" || fail "no colour on a terminal: $(cat -v "$TMP/tty.out")"
+    grep -q 'aGk=' "$TMP/tty.out" || fail "terminal call: $(cat -v "$TMP/tty.out")"
+    NO_COLOR=1 script -qec "$cmd" /dev/null </dev/null >"$TMP/tty.out" 2>&1
+    grep -q $'\033' "$TMP/tty.out" && fail "colour with NO_COLOR: $(cat -v "$TMP/tty.out")"
+    grep -q 'aGk=' "$TMP/tty.out" || fail "NO_COLOR call: $(cat -v "$TMP/tty.out")"
+fi
 # --hex in, JSON out.
 run "$HVRPC" call "$ADDR" $E/Echo --hex 0a026869 --format json
 grep -q '"payload": "aGk="' "$TMP/out" || fail "--hex --format json: $(cat "$TMP/out")"

@@ -62,7 +62,25 @@ usage_error "bad guid" register --name x --guid nope
 usage_error "from and name" register --from "$ECHO_PROTO" --name x
 run "$HVRPC" register --from "$TMP/missing.proto"
 expect_status 64 "--from missing file"
+usage_error "apply and reg" register --name x --port 1 --apply --reg
+usage_error "remove without a GUID" register --remove
 run "$HVRPC" register --name x --port 1 --apply
 expect_status 12 "--apply off Windows"
-grep -q 'PowerShell' "$TMP/err" || fail "--apply: no hint"
+expect_err_line "only on Windows; on the Hyper-V host, as Administrator, run the PowerShell that 'hvrpc register --powershell \\.\\.\\.' prints, or 'reg import'" \
+    "--apply off Windows"
+[ ! -s "$TMP/out" ] || fail "--apply off Windows printed: $(cat "$TMP/out")"
+
+# --remove: the .reg and PowerShell that delete the key; no name needed.
+run "$HVRPC" register --port 5000 --remove
+expect_status 0 "--remove"
+grep -qxF "[-HKEY_LOCAL_MACHINE\\$KEY\\00001388-facb-11e6-bd58-64006a7986d3]" "$TMP/out" ||
+    fail "--remove reg: $(cat "$TMP/out")"
+grep -qxF "Remove-Item -Path \"\$services\\00001388-facb-11e6-bd58-64006a7986d3\"" "$TMP/out" ||
+    fail "--remove ps: $(cat "$TMP/out")"
+grep -q 'ElementName' "$TMP/out" && fail "--remove wrote a value: $(cat "$TMP/out")"
+run "$HVRPC" register --from "$TMP/two.proto" -I "$SRC/proto" --remove --reg
+[ "$(grep -c '^\[-HKEY' "$TMP/out")" -eq 2 ] || fail "--from --remove: $(cat "$TMP/out")"
+run "$HVRPC" register --guid 3f0c1a6e-6d2b-4c55-8a5b-0123456789ab --remove --apply
+expect_status 12 "--remove --apply off Windows"
+grep -q -- "--powershell --remove" "$TMP/err" || fail "--remove --apply: hint $(cat "$TMP/err")"
 finish

@@ -59,10 +59,17 @@ for verb in serve call list describe health pub sub guid register help; do
     run "$HVRPC" "$verb" -h
     expect_status 0 "$verb -h"
 done
-for verb in serve call; do
+# Every verb's help ends its options with examples of that verb.
+for verb in serve call list describe health pub sub guid register; do
     run "$HVRPC" help "$verb"
-    grep -q "^Examples" "$TMP/out" || fail "help $verb: no examples"
+    sed -n '/^Examples:$/,/^$/p' "$TMP/out" >"$TMP/examples"
+    grep -q "^  .*hvrpc $verb " "$TMP/examples" || fail "help $verb: no examples"
 done
+run "$HVRPC" help call
+grep -q -- "--format text" "$TMP/out" || fail "help call: no text-format example"
+run "$HVRPC" help register
+sed -n '/^Examples:$/,/^$/p' "$TMP/out" | grep -q -- '--remove --apply' ||
+    fail "help register: no --apply/--remove example"
 
 run "$HVRPC" --version
 expect_status 0 "--version"

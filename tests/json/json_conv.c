@@ -2,7 +2,8 @@
  * json_conv.c - the transcoder as a filter, for the tests that compare it
  * with protoc:
  *
- *   json_conv PROTOSET TYPE to-json|to-json-defaults|from-json|to-text
+ *   json_conv PROTOSET TYPE to-json|to-json-defaults|from-json|to-text|
+ *                           from-text
  *
  * reads stdin, writes stdout; on failure prints "CODE: message" on stderr
  * and exits with the status code.
@@ -64,6 +65,11 @@ int main(int argc, char **argv)
         if (strcmp(argv[3], "from-json") == 0) {
             code = hvrpc_json_to_binary(pool, argv[2], (char *)in, in_len, &bin,
                                         &st);
+            if (code == HVRPC_OK && bin.len > 0)
+                fwrite(bin.data, 1, bin.len, stdout);
+        } else if (strcmp(argv[3], "from-text") == 0) {
+            code = hvrpc_json_text_to_binary(pool, argv[2], (char *)in, in_len,
+                                             &bin, &st);
             if (code == HVRPC_OK && bin.len > 0)
                 fwrite(bin.data, 1, bin.len, stdout);
         } else if (strcmp(argv[3], "to-text") == 0) {

@@ -2,7 +2,8 @@
 # test_protoc_agreement.sh JSON_CONV PROTOSET PROTO_DIR: for each message
 # below (in protobuf text format), protoc --encode makes the bytes; the
 # transcoder turns them into JSON and back, and must give the same bytes;
-# its text format must be what protoc --decode prints, byte for byte.
+# its text format must be what protoc --decode prints, byte for byte; and
+# its text-format parser must make protoc's bytes from the same text.
 set -u
 CONV=${1:?usage: $0 JSON_CONV PROTOSET PROTO_DIR}
 SET=${2:?}
@@ -18,6 +19,35 @@ protoc_() {
     "$PROTOC" -I "$PROTO_DIR" -I "$INC" "$@" hvrpc/test/v1/all.proto
 }
 
+# from_text TYPE TEXT: the text parser gives the bytes protoc gave for
+# TEXT ($TMP/a.bin).
+from_text() {
+    if ! printf '%s\n' "$2" | "$CONV" "$SET" "hvrpc.test.v1.$1" from-text \
+        >"$TMP/t.bin" 2>"$TMP/err"; then
+        echo "FAIL case $N ($1): text parser: $(cat "$TMP/err")"
+        echo "  text: $2"
+        FAILURES=$((FAILURES + 1))
+    elif ! cmp -s "$TMP/a.bin" "$TMP/t.bin"; then
+        echo "FAIL case $N ($1): text parser's bytes differ from protoc --encode"
+        echo "  text: $2"
+        echo "  protoc: $(xxd -p "$TMP/a.bin" | tr -d '\n')"
+        echo "  ours:   $(xxd -p "$TMP/t.bin" | tr -d '\n')"
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+
+# text_agrees TYPE TEXT: only the text parser against protoc --encode, for
+# the text format's own syntax (lists, <>, comments, escapes, numbers).
+text_agrees() {
+    N=$((N + 1))
+    if ! printf '%s\n' "$2" | protoc_ --encode="hvrpc.test.v1.$1" >"$TMP/a.bin" 2>"$TMP/err"; then
+        echo "FAIL case $N ($1): protoc --encode: $(cat "$TMP/err")"
+        FAILURES=$((FAILURES + 1))
+        return
+    fi
+    from_text "$1" "$2"
+}
+
 # agree TYPE TEXT
 agree() {
     local type=hvrpc.test.v1.$1 text=$2
@@ -27,6 +57,7 @@ agree() {
         FAILURES=$((FAILURES + 1))
         return
     fi
+    from_text "$1" "$text"
     if ! "$CONV" "$SET" "$type" to-json <"$TMP/a.bin" >"$TMP/a.json" 2>"$TMP/err" ||
         ! "$CONV" "$SET" "$type" from-json <"$TMP/a.json" >"$TMP/b.bin" 2>>"$TMP/err"; then
         echo "FAIL case $N ($1): transcoder: $(cat "$TMP/err")"
@@ -71,6 +102,31 @@ agree WellKnown 'v { string_value: "" }'
 agree WellKnown 'any { type_url: "type.googleapis.com/hvrpc.test.v1.Item" value: "\n\001a\020\002" }'
 agree WellKnown 'any { type_url: "type.googleapis.com/google.protobuf.Duration" value: "\010\001" }'
 agree Nested 'child { child { child { depth: 3 } depth: 2 } depth: 1 }'
+
+# The text format's syntax, each form once.
+text_agrees Scalars 'f_int32: 0x7fffffff f_int64: -0x8000000000000000 f_uint32: 017 f_uint64: 0xFFFFFFFFFFFFFFFF f_sint32: -0'
+text_agrees Scalars 'f_double: 1e-5 f_float: 1.5f f_bool: True f_enum: -1 f_fixed32: 0 f_sfixed64: -9223372036854775808'
+text_agrees Scalars 'f_double: -Infinity f_float: NaN f_bool: t'
+text_agrees Scalars 'f_double: 10 f_float: 7 f_bool: 1'
+text_agrees Scalars 'f_double: .5 f_float: 3.5e+38'
+text_agrees Scalars 'f_double: 18446744073709551616 f_float: -1E3F'
+text_agrees Scalars "f_string: 'single \"quoted\"' f_bytes: \"\\x41\\x4g\\101\\0\\a\\b\\f\\v\\?\\'\""
+text_agrees Scalars 'f_string: "a" '"'b'"' "c" f_bytes: "" "\377"'
+text_agrees Scalars 'f_string: "\u00e9\U0001F600\u0041"'
+text_agrees Scalars '# a comment
+f_int32: 1 # another
+  f_string: "x#y", f_bool: false; f_enum: COLOR_GREEN ;'
+text_agrees Repeated 'r_int32: [] r_int32: 1 r_int32: [2, 3] r_int32: 4 r_string: ["a", "b" "c"] r_enum: [COLOR_RED, 2, -1]'
+text_agrees Repeated 'items [{name: "a"}, <count: 2>, {}] items: { name: "b" } items < > unpacked: [5, 6] unpacked: 7'
+text_agrees Repeated 'r_double: [inf, -inf, 1, -0.0] r_bool: [t, f, True, 0] r_bytes: ["\000"]'
+text_agrees Maps 'labels: [{key: "k" value: "v"}, {key: "j"}] by_id < key: 1 value < name: "x" > > by_id { value {} }'
+text_agrees Maps 'flags { value: 0 } colors { key: 0 value: COLOR_UNSPECIFIED } blobs { }'
+text_agrees Presence 'maybe: 0 item: {}'
+text_agrees Presence 'text: "" sub: { name: "" }'
+text_agrees WellKnown 'any { [type.googleapis.com/hvrpc.test.v1.Item] { name: "a" count: 2 } }'
+text_agrees WellKnown 'any: { [type.googleapis.com/google.protobuf.Duration]: < seconds: 1 > } null_value: NULL_VALUE'
+text_agrees WellKnown 'any { [type.googleapis.com/google.protobuf.Empty] {} } times [{}, {seconds: 1}]'
+text_agrees Nested 'child < child { child: { depth: -1 } } >'
 
 if [ "$FAILURES" -ne 0 ]; then
     echo "$FAILURES of $N cases failed"

@@ -12,7 +12,9 @@
 # 3. runs that build's ctest under wine (unit + windows: tcp integration;
 #    unix is skipped under wine 8, which has no AF_UNIX),
 # 4. runs hvrpc.exe serve and hvrpc.exe call/list/health in two wine
-#    processes over tcp.
+#    processes over tcp,
+# 5. runs hvrpc.exe register --apply (and --remove --apply) and checks the
+#    key with wine's reg query.
 #
 # The protoc plugin that generates code during the build must run here:
 # --host-plugin names a Linux build's codegen/protoc-gen-hvrpc (ctest's
@@ -71,6 +73,7 @@ ctest --test-dir "$dir/win" --output-on-failure -j "$jobs"
 # Two processes: the CLI's server and its client, both Windows programs.
 hvrpc=$dir/win/tools/hvrpc/hvrpc.exe
 out=$dir/serve.out
+: >"$out" # before the server starts: the loop below reads it at once
 "$wine" "$hvrpc" serve --listen tcp://127.0.0.1:0 >"$out" 2>"$dir/serve.err" &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
@@ -103,4 +106,25 @@ kill $server 2>/dev/null || true
 wait $server 2>/dev/null || true
 trap - EXIT
 echo "windows: hvrpc.exe serve and hvrpc.exe call/list/health in two wine processes: OK"
+
+# hvrpc.exe register --apply writes the key Hyper-V reads (wine has a
+# registry, read back with wine's reg.exe in the 64-bit view); --remove
+# --apply deletes it, and deleting it again is NOT_FOUND.
+guid=00001388-facb-11e6-bd58-64006a7986d3
+key="HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\GuestCommunicationServices\\$guid"
+out=$("$wine" "$hvrpc" register --name 'hvrpc echo' --port 5000 --apply 2>"$dir/reg.err" | tr -d '\r') ||
+  fail "register --apply: $(cat "$dir/reg.err")"
+[ "$out" = "registered $guid as 'hvrpc echo'" ] || fail "register --apply said: $out"
+q=$("$wine" reg query "$key" /v ElementName /reg:64 2>&1 | tr -d '\r')
+echo "$q" | grep -Eq '^ +ElementName +REG_SZ +hvrpc echo$' || fail "reg query after --apply: $q"
+"$wine" "$hvrpc" register --port 5000 --remove --apply >/dev/null 2>"$dir/reg.err" ||
+  fail "register --remove --apply: $(cat "$dir/reg.err")"
+if "$wine" reg query "$key" /reg:64 >/dev/null 2>&1; then fail "the key is still there after --remove"; fi
+set +e
+"$wine" "$hvrpc" register --port 5000 --remove --apply >/dev/null 2>"$dir/reg.err"
+rc=$?
+set -e
+[ $rc -eq 5 ] && grep -q 'is not registered' "$dir/reg.err" ||
+  fail "removing an absent key: exit $rc: $(cat "$dir/reg.err")"
+echo "windows: hvrpc.exe register --apply / --remove --apply on wine's registry: OK"
 echo "windows: all passed ($(( $(date +%s) - t0 )) s)"

@@ -248,6 +248,18 @@ static bool schema_mode(const call_opts *o)
            (o->format != NULL && strcmp(o->format, "binary") != 0);
 }
 
+/* Whether a --format text request is text format: JSON always starts
+ * with '{' (a request is a message), the text format never does, so an
+ * old `-d '{...}' --format text` still means JSON in, text out. */
+static bool text_request(const hvrpc_buf *in)
+{
+    for (size_t i = 0; i < in->len; i++) {
+        if (!isspace(in->data[i]))
+            return in->data[i] != '{';
+    }
+    return true; /* empty: the empty message */
+}
+
 /* -d's request text: the argument, @FILE or @- (stdin). */
 static int read_data(const call_opts *o, hvrpc_buf *out)
 {
@@ -313,18 +325,30 @@ static int do_call_json(call_opts *o)
             o->data = "@-";
             if (isatty(STDIN_FILENO))
                 fprintf(stderr,
-                        "hvrpc: call: reading the %s request as JSON "
-                        "from stdin (end with Ctrl-D; -d '{}' sends "
+                        "hvrpc: call: reading the %s request as %s "
+                        "from stdin (end with Ctrl-D; -d '%s' sends "
                         "an empty one)\n",
-                        m.input_type);
+                        m.input_type, text_out ? "text format" : "JSON",
+                        text_out ? "" : "{}");
         }
         status = read_data(o, &in);
-        if (status == 0 &&
-            hvrpc_json_to_binary(pool, m.input_type, (const char *)in.data,
-                                 in.len, &req, &st) != HVRPC_OK) {
-            fprintf(stderr, "hvrpc: call: request (%s): %s\n", m.input_type,
-                    st.message);
-            status = (int)st.code;
+        if (status == 0) {
+            bool as_text = text_out && text_request(&in);
+            hvrpc_code code =
+                as_text ? hvrpc_json_text_to_binary(pool, m.input_type,
+                                                    (const char *)in.data,
+                                                    in.len, &req, &st)
+                        : hvrpc_json_to_binary(pool, m.input_type,
+                                               (const char *)in.data, in.len,
+                                               &req, &st);
+            if (code != HVRPC_OK) {
+                fprintf(stderr,
+                        "hvrpc: call: request (%s, as %s): %s ('hvrpc "
+                        "describe %s %s' shows its fields)\n",
+                        m.input_type, as_text ? "text format" : "JSON",
+                        st.message, o->uri, m.input_type);
+                status = (int)code;
+            }
         }
     }
     if (status != 0)
@@ -407,7 +431,10 @@ const cli_verb cli_verb_call = {
     "With -d (or --format json|text, --proto, --protoset) the request is JSON\n"
     "(proto3 JSON mapping: lowerCamelCase or .proto field names, 64-bit\n"
     "integers as strings, bytes as base64, enums by name), checked against\n"
-    "the method's input type, and the reply is printed as JSON (or text).\n"
+    "the method's input type, and the reply is printed as JSON. With\n"
+    "--format text both are protobuf text format, as protoc --encode reads\n"
+    "and --decode prints it ('name: \"x\" items { count: 2 }'); a request\n"
+    "that starts with '{' is still taken as JSON.\n"
     "The schema comes from the server's reflection service, which every\n"
     "'hvrpc serve' has, or from --proto / --protoset. A request that does\n"
     "not fit the type is refused before anything is sent, naming the place:\n"
@@ -419,12 +446,12 @@ const cli_verb cli_verb_call = {
     "stderr and exits with its status code.\n"
     "\n"
     "Options:\n"
-    "  -d, --data JSON|@FILE|@-  the request as JSON: the text itself, a "
-    "file,\n"
-    "                         or stdin\n"
-    "  --format json|text|binary  how to print the reply: JSON (default with\n"
-    "                         -d), protobuf text format as protoc --decode\n"
-    "                         prints it, or the raw bytes\n"
+    "  -d, --data JSON|@FILE|@-  the request as JSON (or text format with\n"
+    "                         --format text): the text itself, a file, or\n"
+    "                         stdin\n"
+    "  --format json|text|binary  the request and reply as JSON (default\n"
+    "                         with -d), as protobuf text format, or the\n"
+    "                         reply as raw bytes (the request then JSON)\n"
     "  --emit-defaults        print fields that hold their default value too\n"
     "  --proto FILE           the schema from a .proto (run through protoc;\n"
     "                         repeatable) instead of reflection\n"
@@ -451,7 +478,10 @@ const cli_verb cli_verb_call = {
     "5)\n"
     "  hvrpc call vsock://3:5000 demo.v1.Greeter/SayHello -d "
     "'{\"name\":\"x\"}' \\\n"
-    "      --proto demo/v1/greeter.proto -I proto --format text\n"
+    "      --proto demo/v1/greeter.proto -I proto\n"
+    "  hvrpc call unix:///tmp/echo.sock hvrpc.echo.v1.Echo/Echo "
+    "--format text \\\n"
+    "      -d 'payload: \"hi\" delay_ms: 10'\n"
     "  hvrpc call unix:///tmp/echo.sock hvrpc.echo.v1.Echo/Echo --hex "
     "0a026869\n"
     "  hvrpc call hybrid+vsock:///run/fc/v.sock:5000 ...  (Firecracker host)\n"
@@ -463,8 +493,8 @@ const cli_verb cli_verb_call = {
     "         4 DEADLINE_EXCEEDED (--timeout or --connect-timeout passed),\n"
     "         12 UNIMPLEMENTED (no such service or method, or no reflection:\n"
     "         use --proto), 5 NOT_FOUND (no such method in the schema);\n"
-    "         3 INVALID_ARGUMENT also when the JSON does not fit the input\n"
-    "         type (nothing was sent)\n"
+    "         3 INVALID_ARGUMENT also when the JSON or text does not fit\n"
+    "         the input type (nothing was sent)\n"
     "  64     bad arguments\n"
     "  74     reading stdin or writing stdout failed\n",
     run_call,

@@ -49,14 +49,15 @@ static const char overview_head[] =
     "Usage:\n"
     "  hvrpc serve --listen URI [--listen URI ...] [OPTIONS]\n"
     "  hvrpc call URI SERVICE/METHOD [OPTIONS] [< REQUEST]\n"
-    "  hvrpc call URI SERVICE/METHOD -d JSON|@FILE|@- [OPTIONS]\n"
+    "  hvrpc call URI SERVICE/METHOD -d JSON|TEXT|@FILE|@- [--format F] [...]\n"
     "  hvrpc list URI [SERVICE]\n"
     "  hvrpc describe URI SYMBOL\n"
     "  hvrpc health URI [SERVICE]\n"
     "  hvrpc pub URI TOPIC [-d DATA|@FILE|@-] [-H KEY:VALUE ...]\n"
     "  hvrpc sub URI PATTERN... [--policy P] [--count N] [--format F]\n"
     "  hvrpc guid PORT|GUID|VMID-NAME\n"
-    "  hvrpc register --name NAME (--port N | --guid GUID) | --from FILE\n"
+    "  hvrpc register (--name NAME --port N|--guid GUID | --from FILE) "
+    "[--apply]\n"
 #ifdef HVRPC_CLI_CONTRACT
     "  hvrpc contract verify|serve|record|check ...\n"
 #endif

@@ -156,6 +156,19 @@ hvrpc_code hvrpc_json_to_binary(const hvrpc_json_pool *p, const char *type,
                                 const char *json, size_t len, hvrpc_buf *out,
                                 hvrpc_status *st);
 
+/* Protobuf text format (len bytes, not necessarily NUL-terminated), as
+ * `protoc --encode` reads it, -> the protobuf encoding of message type
+ * `type`, the bytes protoc writes for the same text. Scalars, strings with
+ * C escapes, bytes, enums by name or number, messages in {} or <>,
+ * repeated fields as repeated entries or [a, b] lists, maps as repeated
+ * entries, # comments, an Any as [type.googleapis.com/pkg.Msg] {...}.
+ * Errors are INVALID_ARGUMENT naming the line, the column and the field
+ * path: `line 3, column 9: items[1].count: 3000000000 is out of range for
+ * int32`. Extensions and groups are refused. *out is the caller's. */
+hvrpc_code hvrpc_json_text_to_binary(const hvrpc_json_pool *p, const char *type,
+                                     const char *text, size_t len,
+                                     hvrpc_buf *out, hvrpc_status *st);
+
 /* Protobuf bytes of `type` -> JSON text (malloc'd, NUL-terminated, ending
  * in a newline unless COMPACT; free()). Unknown fields are dropped. */
 hvrpc_code hvrpc_json_from_binary(const hvrpc_json_pool *p, const char *type,
