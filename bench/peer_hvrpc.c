@@ -124,18 +124,23 @@ static bool check_response(load *ld, const uint8_t *data, size_t len)
     return ok;
 }
 
-/* A blocking call, as simple guest code makes it. */
+/* A blocking call, as simple guest code makes it: what a generated stub
+ * does (hvrpc_client_invoke: the response decoded by the library). */
 static bool call_once(load *ld, hvrpc_client *c)
 {
-    hvrpc_buf resp;
+    ProtobufCMessage *msg = NULL;
     hvrpc_status st;
-    if (hvrpc_client_call_message(c, SERVICE, METHOD, &ld->req.base, NULL,
-                                  &resp, &st) != HVRPC_OK) {
+    if (hvrpc_client_invoke(c, SERVICE, METHOD, &ld->req.base,
+                            &hvrpc__echo__v1__echo_response__descriptor, NULL,
+                            &msg, &st) != HVRPC_OK) {
         fail(ld, "call", st.message);
         return false;
     }
-    bool ok = check_response(ld, resp.data, resp.len);
-    hvrpc_buf_free(&resp);
+    Hvrpc__Echo__V1__EchoResponse *resp = (Hvrpc__Echo__V1__EchoResponse *)msg;
+    bool ok = resp->payload.len == ld->pl->size;
+    protobuf_c_message_free_unpacked(msg, NULL);
+    if (!ok)
+        fail(ld, "response", "not an EchoResponse with the payload sent");
     return ok;
 }
 

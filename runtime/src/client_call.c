@@ -8,7 +8,6 @@
 #include "alloc.h"
 #include "client_internal.h"
 #include "options.h"
-#include "ttrpc/request.pb-c.h"
 
 #include "hvrpc/service.h"
 
@@ -50,7 +49,30 @@ static void observe(hvrpc__pending *p, const hvrpc_status *st,
     p->obs = NULL;
 }
 
-/* Ends a call. For a blocking call the payload moves to its waiter. */
+/* Hands a blocking call its result: the response decoded when the
+ * caller wants a message (hvrpc_client_invoke), else a copy it owns. */
+static void fill_waiter(hvrpc__waiter *w, const hvrpc_status *st,
+                        const uint8_t *payload, size_t len)
+{
+    w->st = *st;
+    if (st->code != HVRPC_OK)
+        return;
+    if (w->rtype) {
+        decode_response(w->rtype, payload, len, &w->msg, &w->st);
+    } else if (len) {
+        w->resp.data = hvrpc__malloc(len);
+        if (w->resp.data) {
+            memcpy(w->resp.data, payload, len);
+            w->resp.len = len;
+        } else {
+            hvrpc_status_set(&w->st, HVRPC_RESOURCE_EXHAUSTED,
+                             "out of memory for a %zu-byte response", len);
+        }
+    }
+}
+
+/* Ends a call. A blocking call's entry lives in its caller's frame: once
+ * woken, the caller returns and it is gone, so it is not freed here. */
 void hvrpc__client_complete(hvrpc__pending *p, const hvrpc_status *st,
                             uint8_t *payload, size_t len)
 {
@@ -58,24 +80,15 @@ void hvrpc__client_complete(hvrpc__pending *p, const hvrpc_status *st,
         observe(p, st, payload, len);
     if (p->w) {
         hvrpc__waiter *w = p->w;
-        w->st = *st;
-        if (st->code == HVRPC_OK && len) {
-            w->resp.data = hvrpc__malloc(len);
-            if (w->resp.data) {
-                memcpy(w->resp.data, payload, len);
-                w->resp.len = len;
-            } else {
-                hvrpc_status_set(&w->st, HVRPC_RESOURCE_EXHAUSTED,
-                                 "out of memory for a %zu-byte response", len);
-            }
-        }
-        sem_post(&w->done); /* w may be gone from here on */
-    } else if (p->mdone) {
+        fill_waiter(w, st, payload, len);
+        sem_post(&w->done); /* p and w may be gone from here on */
+        return;
+    }
+    if (p->mdone)
         complete_message(p, st, payload, len);
-    } else {
+    else
         p->done(st, st->code == HVRPC_OK ? payload : NULL,
                 st->code == HVRPC_OK ? len : 0, p->arg);
-    }
     hvrpc__free(p);
 }
 
@@ -100,33 +113,17 @@ void hvrpc__client_on_deadline(hvrpc__timer *t)
 void hvrpc__client_on_response(hvrpc__pending *p, const uint8_t *data,
                                uint32_t len)
 {
-    unsigned long failures = hvrpc__alloc_failures();
-    Ttrpc__Response *resp =
-        ttrpc__response__unpack(&hvrpc__pb_allocator, len, data);
-    if (!resp) {
-        if (hvrpc__alloc_failures() != failures)
-            hvrpc__client_complete_status(
-                p, HVRPC_RESOURCE_EXHAUSTED,
-                "out of memory decoding the response");
-        else
-            hvrpc__client_complete_status(
-                p, HVRPC_INTERNAL,
-                "malformed response: not a ttrpc Response "
-                "message");
+    hvrpc__response_view r;
+    if (!hvrpc__response_parse(data, len, &r)) {
+        hvrpc__client_complete_status(p, HVRPC_INTERNAL,
+                                      "malformed response: not a ttrpc "
+                                      "Response message");
         return;
     }
     hvrpc_status st;
-    hvrpc_status_clear(&st);
-    /* A missing status, or code 0, means OK. */
-    if (resp->status && resp->status->code != 0) {
-        hvrpc_code code = hvrpc_code_from_wire(resp->status->code);
-        hvrpc_status_set(&st, code, "%s",
-                         resp->status->message && resp->status->message[0]
-                             ? resp->status->message
-                             : hvrpc_strerror(code));
-    }
-    hvrpc__client_complete(p, &st, resp->payload.data, resp->payload.len);
-    ttrpc__response__free_unpacked(resp, &hvrpc__pb_allocator);
+    hvrpc__response_status(&r, &st);
+    /* The payload stays in the frame reader's buffer during completion. */
+    hvrpc__client_complete(p, &st, (uint8_t *)r.payload, r.payload_len);
 }
 
 /* Copies what a call sends, in one allocation, for the observer. */
@@ -225,9 +222,13 @@ hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,
     return code;
 }
 
+/* A blocking call: its pending entry and waiter on this stack. With
+ * rtype, *msg receives the decoded response, else *resp the bytes. */
 static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
                                 const char *method, const hvrpc__payload *pl,
-                                const hvrpc_call_options *opts, hvrpc_buf *resp,
+                                const hvrpc_call_options *opts,
+                                const ProtobufCMessageDescriptor *rtype,
+                                ProtobufCMessage **msg, hvrpc_buf *resp,
                                 hvrpc_status *st)
 {
     if (resp) {
@@ -238,23 +239,22 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
         return hvrpc_status_set(st, HVRPC_FAILED_PRECONDITION,
                                 "a blocking call from a completion callback "
                                 "of the same client would deadlock");
-    hvrpc__pending *p = hvrpc__calloc(1, sizeof *p);
-    if (!p)
-        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                "out of memory for a call");
+    hvrpc__pending p;
+    memset(&p, 0, sizeof p);
     hvrpc__waiter w;
     memset(&w, 0, sizeof w);
     sem_init(&w.done, 0, 0);
-    p->w = &w;
-    hvrpc_code code = start_call(c, service, method, pl, opts, p, st);
-    if (code != HVRPC_OK) {
-        hvrpc__free(p);
-    } else {
+    w.rtype = rtype;
+    p.w = &w;
+    hvrpc_code code = start_call(c, service, method, pl, opts, &p, st);
+    if (code == HVRPC_OK) {
         while (sem_wait(&w.done) != 0)
             ; /* EINTR */
         code = w.st.code;
         if (st)
             *st = w.st;
+        if (msg)
+            *msg = w.msg;
         if (resp && code == HVRPC_OK)
             *resp = w.resp;
         else
@@ -270,7 +270,7 @@ hvrpc_code hvrpc_client_call(hvrpc_client *c, const char *service,
                              hvrpc_buf *resp, hvrpc_status *st)
 {
     hvrpc__payload pl = {.data = request, .len = request_len};
-    return call_blocking(c, service, method, &pl, opts, resp, st);
+    return call_blocking(c, service, method, &pl, opts, NULL, NULL, resp, st);
 }
 
 hvrpc_code hvrpc_client_call_message(hvrpc_client *c, const char *service,
@@ -280,7 +280,7 @@ hvrpc_code hvrpc_client_call_message(hvrpc_client *c, const char *service,
                                      hvrpc_buf *resp, hvrpc_status *st)
 {
     hvrpc__payload pl = {.msg = request};
-    return call_blocking(c, service, method, &pl, opts, resp, st);
+    return call_blocking(c, service, method, &pl, opts, NULL, NULL, resp, st);
 }
 
 hvrpc_code hvrpc_client_invoke(hvrpc_client *c, const char *service,
@@ -295,13 +295,8 @@ hvrpc_code hvrpc_client_invoke(hvrpc_client *c, const char *service,
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "request and response type are required");
     hvrpc__payload pl = {.msg = request};
-    hvrpc_buf buf;
-    hvrpc_code code = call_blocking(c, service, method, &pl, opts, &buf, st);
-    if (code != HVRPC_OK)
-        return code;
-    code = decode_response(response_type, buf.data, buf.len, resp, st);
-    hvrpc_buf_free(&buf);
-    return code;
+    return call_blocking(c, service, method, &pl, opts, response_type, resp,
+                         NULL, st);
 }
 
 hvrpc_code

@@ -95,7 +95,11 @@ struct hvrpc_client {
 struct hvrpc__waiter {
     sem_t done;
     hvrpc_status st;
-    hvrpc_buf resp;
+    hvrpc_buf resp; /* the response's bytes, a copy the caller owns */
+    /* Set for hvrpc_client_invoke: the response decoded into msg
+     * instead, on the loop thread, with no copy. */
+    const ProtobufCMessageDescriptor *rtype;
+    ProtobufCMessage *msg;
 };
 
 /* What a Request frame carries besides service, method and payload. */

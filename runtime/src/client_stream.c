@@ -51,34 +51,22 @@ static void stream_response_locked(hvrpc_stream *s, const uint8_t *data,
                                  "response exceeds the maximum frame");
         return;
     }
-    unsigned long failures = hvrpc__alloc_failures();
-    Ttrpc__Response *resp =
-        ttrpc__response__unpack(&hvrpc__pb_allocator, len, data);
-    if (!resp) {
-        hvrpc__stream_end_locked(s,
-                                 hvrpc__alloc_failures() != failures
-                                     ? HVRPC_RESOURCE_EXHAUSTED
-                                     : HVRPC_INTERNAL,
+    hvrpc__response_view r;
+    if (!hvrpc__response_parse(data, len, &r)) {
+        hvrpc__stream_end_locked(s, HVRPC_INTERNAL,
                                  "malformed response: not a ttrpc Response "
                                  "message");
         return;
     }
-    hvrpc_code code = HVRPC_OK;
-    const char *msg = "ok";
-    if (resp->status && resp->status->code != 0) {
-        code = hvrpc_code_from_wire(resp->status->code);
-        msg = resp->status->message && resp->status->message[0]
-                  ? resp->status->message
-                  : hvrpc_strerror(code);
-    }
-    if (code == HVRPC_OK &&
-        (resp->payload.len || !(s->kind & HVRPC_SERVER_STREAMING)) &&
-        !hvrpc__stream_push_locked(s, resp->payload.data, resp->payload.len)) {
-        code = HVRPC_RESOURCE_EXHAUSTED;
-        msg = "out of memory for the response";
-    }
-    hvrpc__stream_end_locked(s, code, msg);
-    ttrpc__response__free_unpacked(resp, &hvrpc__pb_allocator);
+    hvrpc_status st;
+    hvrpc__response_status(&r, &st);
+    if (st.code == HVRPC_OK &&
+        (r.payload_len || !(s->kind & HVRPC_SERVER_STREAMING)) &&
+        !hvrpc__stream_push_locked(s, r.payload, r.payload_len))
+        hvrpc_status_set(&st, HVRPC_RESOURCE_EXHAUSTED,
+                         "out of memory for the response");
+    hvrpc__stream_end_locked(s, st.code,
+                             st.code == HVRPC_OK ? "ok" : st.message);
 }
 
 void hvrpc__client_stream_frame_locked(hvrpc_stream *s,

@@ -236,11 +236,18 @@ static void on_readable(hvrpc__conn *c)
 {
     uint8_t *buf = c->loop->rbuf;
     for (int i = 0; i < READS_PER_EVENT; i++) {
-        ssize_t n = c->tp->read(c->io.fd, buf, HVRPC__LOOP_READ_BUF);
+        /* The rest of a large body is read where it goes, not copied. */
+        size_t want = HVRPC__LOOP_READ_BUF;
+        uint8_t *direct =
+            hvrpc__frame_reader_direct(&c->reader, HVRPC__LOOP_READ_BUF, &want);
+        ssize_t n = c->tp->read(c->io.fd, direct ? direct : buf, want);
         if (n > 0) {
             c->last_rx_ns = hvrpc__now_ns();
-            hvrpc__feed_result r = hvrpc__frame_reader_feed(
-                &c->reader, buf, (size_t)n, frame_cb, c);
+            hvrpc__feed_result r =
+                direct ? hvrpc__frame_reader_feed_direct(&c->reader, (size_t)n,
+                                                         frame_cb, c)
+                       : hvrpc__frame_reader_feed(&c->reader, buf, (size_t)n,
+                                                  frame_cb, c);
             if (r == HVRPC__FEED_STOPPED)
                 return;
             if (r == HVRPC__FEED_NOMEM) {

@@ -10,7 +10,9 @@
 
 /* Protobuf wire types and the field numbers of ttrpc/request.proto. */
 #define WT_VARINT      0
+#define WT_FIXED64     1
 #define WT_LEN         2
+#define WT_FIXED32     5
 #define TAG(field, wt) ((uint32_t)(field) << 3 | (wt))
 
 enum { REQ_SERVICE = 1, REQ_METHOD, REQ_PAYLOAD, REQ_TIMEOUT, REQ_METADATA };
@@ -205,50 +207,73 @@ static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return false;
 }
 
+/* One field of a message on the wire. */
+typedef struct wire_field {
+    uint64_t number;
+    unsigned type;       /* WT_VARINT, WT_LEN, WT_FIXED64, WT_FIXED32 */
+    uint64_t value;      /* a varint's value */
+    const uint8_t *data; /* WT_LEN: its bytes */
+    uint64_t len;
+} wire_field;
+
+/* Reads the field at *p. False when malformed: truncated, or a group
+ * (nothing in the ttrpc envelope is one). */
+static bool next_field(const uint8_t **p, const uint8_t *end, wire_field *f)
+{
+    uint64_t tag;
+    if (!get_varint(p, end, &tag))
+        return false;
+    f->number = tag >> 3;
+    f->type = (unsigned)(tag & 7);
+    f->len = 0;
+    if (f->number == 0)
+        return false; /* no field has number 0 */
+    switch (f->type) {
+    case WT_VARINT:
+        return get_varint(p, end, &f->value);
+    case WT_FIXED64:
+        f->len = 8;
+        break;
+    case WT_FIXED32:
+        f->len = 4;
+        break;
+    case WT_LEN:
+        if (!get_varint(p, end, &f->len))
+            return false;
+        break;
+    default:
+        return false;
+    }
+    if (f->len > (uint64_t)(end - *p))
+        return false;
+    f->data = *p;
+    *p += f->len;
+    return true;
+}
+
 hvrpc_code hvrpc__request_check(const uint8_t *data, size_t len,
                                 const hvrpc__request_limits *lim,
                                 hvrpc_status *st)
 {
     const uint8_t *p = data, *end = data + len;
     uint64_t md_entries = 0, md_bytes = 0;
+    wire_field f;
     while (p < end) {
-        uint64_t tag, n;
-        if (!get_varint(&p, end, &tag))
+        if (!next_field(&p, end, &f))
             goto malformed;
-        switch (tag & 7) {
-        case WT_VARINT:
-            if (!get_varint(&p, end, &n))
-                goto malformed;
+        if (f.type != WT_LEN)
             continue;
-        case 1: /* fixed64 */
-            n = 8;
-            break;
-        case 5: /* fixed32 */
-            n = 4;
-            break;
-        case WT_LEN:
-            if (!get_varint(&p, end, &n))
-                goto malformed;
-            break;
-        default: /* groups have no place in a Request */
-            goto malformed;
-        }
-        if (n > (uint64_t)(end - p))
-            goto malformed;
-        p += n;
-        if ((tag & 7) != WT_LEN)
-            continue;
-        uint64_t field = tag >> 3;
-        if ((field == REQ_SERVICE || field == REQ_METHOD) && lim->max_name &&
-            n > lim->max_name)
+        if ((f.number == REQ_SERVICE || f.number == REQ_METHOD) &&
+            lim->max_name && f.len > lim->max_name)
             return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                     "%s name of %" PRIu64 " bytes exceeds "
                                     "the limit of %u",
-                                    field == REQ_SERVICE ? "service" : "method",
-                                    n, lim->max_name);
-        if (field == REQ_METADATA) {
+                                    f.number == REQ_SERVICE ? "service"
+                                                            : "method",
+                                    f.len, lim->max_name);
+        if (f.number == REQ_METADATA) {
             md_entries++;
-            md_bytes += n;
+            md_bytes += f.len;
         }
     }
     if (lim->max_md_entries && md_entries > lim->max_md_entries)
@@ -265,4 +290,66 @@ hvrpc_code hvrpc__request_check(const uint8_t *data, size_t len,
 malformed:
     return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                             "malformed request: not a ttrpc Request message");
+}
+
+/* A google.rpc.Status into r. One that occurs twice replaces the first,
+ * as protobuf-c reads it (the decoder this one replaced). */
+static bool parse_status(const uint8_t *p, const uint8_t *end,
+                         hvrpc__response_view *r)
+{
+    wire_field f;
+    r->code = 0;
+    r->message = NULL;
+    r->message_len = 0;
+    while (p < end) {
+        if (!next_field(&p, end, &f))
+            return false;
+        if (f.number == STATUS_CODE) {
+            if (f.type != WT_VARINT)
+                return false;
+            r->code = (int32_t)(uint32_t)f.value; /* int32: the low bits */
+        } else if (f.number == STATUS_MESSAGE) {
+            if (f.type != WT_LEN)
+                return false;
+            r->message = (const char *)f.data;
+            r->message_len = (size_t)f.len;
+        }
+        /* details (Any) and unknown fields: skipped */
+    }
+    return true;
+}
+
+bool hvrpc__response_parse(const uint8_t *data, size_t len,
+                           hvrpc__response_view *r)
+{
+    const uint8_t *p = data, *end = data + len;
+    memset(r, 0, sizeof *r);
+    wire_field f;
+    while (p < end) {
+        if (!next_field(&p, end, &f))
+            return false;
+        if (f.number != RESP_STATUS && f.number != RESP_PAYLOAD)
+            continue; /* unknown: skipped, as protobuf does */
+        if (f.type != WT_LEN)
+            return false;
+        if (f.number == RESP_PAYLOAD) {
+            r->payload = f.data;
+            r->payload_len = (size_t)f.len;
+        } else if (!parse_status(f.data, f.data + f.len, r)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void hvrpc__response_status(const hvrpc__response_view *r, hvrpc_status *st)
+{
+    hvrpc_status_clear(st);
+    if (r->code == 0)
+        return;
+    hvrpc_code code = hvrpc_code_from_wire(r->code);
+    if (r->message_len)
+        hvrpc_status_set(st, code, "%.*s", (int)r->message_len, r->message);
+    else
+        hvrpc_status_set(st, code, NULL);
 }

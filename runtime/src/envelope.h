@@ -4,12 +4,15 @@
  * Encoding is done by hand, straight into one buffer that holds the frame
  * header too (one allocation, one copy of the payload); the bytes are what
  * protobuf-c would pack for the same message (unit-tested against it).
- * Decoding uses protobuf-c (ttrpc/request.pb-c.h) on bytes whose length
- * the frame reader has already bounded.
+ * A server decodes Requests with protobuf-c (ttrpc/request.pb-c.h) after
+ * hvrpc__request_check; a client reads Responses by hand, in place,
+ * allocating nothing. Both work on bytes whose length the frame reader
+ * has already bounded.
  */
 #ifndef HVRPC__ENVELOPE_H
 #define HVRPC__ENVELOPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +63,25 @@ typedef struct hvrpc__request_limits {
 hvrpc_code hvrpc__request_check(const uint8_t *data, size_t len,
                                 const hvrpc__request_limits *lim,
                                 hvrpc_status *st);
+
+/* A Response read in place: the pointers are into the bytes parsed. A
+ * missing status reads as code 0 (OK) with no message. */
+typedef struct hvrpc__response_view {
+    int32_t code;        /* google.rpc.Status.code as sent */
+    const char *message; /* not NUL-terminated: message_len bytes */
+    size_t message_len;
+    const uint8_t *payload;
+    size_t payload_len;
+} hvrpc__response_view;
+
+/* Parses a Response as protobuf-c would (the last occurrence of a field
+ * wins, unknown fields skipped); false when it is not one. */
+bool hvrpc__response_parse(const uint8_t *data, size_t len,
+                           hvrpc__response_view *r);
+
+/* The call's status from a parsed Response: OK for code 0; else the
+ * code and its message (the code's own when none was sent). */
+void hvrpc__response_status(const hvrpc__response_view *r, hvrpc_status *st);
 
 /* Rewrites the stream id of an encoded frame. */
 void hvrpc__frame_set_stream(hvrpc__frame_buf *f, uint32_t stream_id);

@@ -54,6 +54,37 @@ bool hvrpc__frame_reader_partial(const hvrpc__frame_reader *r)
     return r->hdr_have > 0 || r->in_body || r->skip > 0;
 }
 
+/* k more bytes of the partial body are in place; a complete body goes to
+ * fn and is freed. Non-zero when fn asked to stop. */
+static int body_add(hvrpc__frame_reader *r, size_t k, hvrpc__frame_fn fn,
+                    void *ctx)
+{
+    r->body_have += k;
+    if (r->body_have < r->cur.length)
+        return 0;
+    r->in_body = false;
+    int stop = fn(ctx, &r->cur, r->body, false);
+    hvrpc__free(r->body);
+    r->body = NULL;
+    return stop;
+}
+
+uint8_t *hvrpc__frame_reader_direct(hvrpc__frame_reader *r, size_t min,
+                                    size_t *want)
+{
+    if (!r->in_body || r->cur.length - r->body_have < min)
+        return NULL;
+    *want = r->cur.length - r->body_have;
+    return r->body + r->body_have;
+}
+
+hvrpc__feed_result hvrpc__frame_reader_feed_direct(hvrpc__frame_reader *r,
+                                                   size_t n, hvrpc__frame_fn fn,
+                                                   void *ctx)
+{
+    return body_add(r, n, fn, ctx) ? HVRPC__FEED_STOPPED : HVRPC__FEED_OK;
+}
+
 hvrpc__feed_result hvrpc__frame_reader_feed(hvrpc__frame_reader *r,
                                             const uint8_t *p, size_t n,
                                             hvrpc__frame_fn fn, void *ctx)
@@ -70,16 +101,9 @@ hvrpc__feed_result hvrpc__frame_reader_feed(hvrpc__frame_reader *r,
             size_t want = r->cur.length - r->body_have;
             size_t k = want < n ? want : n;
             memcpy(r->body + r->body_have, p, k);
-            r->body_have += k;
             p += k;
             n -= k;
-            if (r->body_have < r->cur.length)
-                continue;
-            r->in_body = false;
-            int stop = fn(ctx, &r->cur, r->body, false);
-            hvrpc__free(r->body);
-            r->body = NULL;
-            if (stop)
+            if (body_add(r, k, fn, ctx))
                 return HVRPC__FEED_STOPPED;
             continue;
         }

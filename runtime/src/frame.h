@@ -74,6 +74,16 @@ hvrpc__feed_result hvrpc__frame_reader_feed(hvrpc__frame_reader *r,
                                             const uint8_t *p, size_t n,
                                             hvrpc__frame_fn fn, void *ctx);
 
+/* Reading a large body in place: when at least min bytes of a partial
+ * body are still to come, where they go (*want of them); NULL otherwise.
+ * The caller reads straight there, skipping a copy through its buffer,
+ * then reports the bytes it got with feed_direct. */
+uint8_t *hvrpc__frame_reader_direct(hvrpc__frame_reader *r, size_t min,
+                                    size_t *want);
+hvrpc__feed_result hvrpc__frame_reader_feed_direct(hvrpc__frame_reader *r,
+                                                   size_t n, hvrpc__frame_fn fn,
+                                                   void *ctx);
+
 /* True when the reader holds part of a frame (a peer stalled mid-frame). */
 bool hvrpc__frame_reader_partial(const hvrpc__frame_reader *r);
 

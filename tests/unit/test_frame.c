@@ -237,6 +237,101 @@ static void test_response_encoding(void)
     CHECK(f.data == NULL);
 }
 
+/* hvrpc__response_parse (the client's in-place reader) against protobuf-c
+ * on the same bytes: both accept or both refuse, and agree on what they
+ * read. */
+static void expect_parse_agrees(const char *what, const uint8_t *b, size_t n)
+{
+    hvrpc__response_view v;
+    bool ours = hvrpc__response_parse(b, n, &v);
+    Ttrpc__Response *r = ttrpc__response__unpack(NULL, n, b);
+    if (ours != (r != NULL))
+        fprintf(stderr, "response parse disagrees with protobuf-c: %s\n", what);
+    CHECK(ours == (r != NULL));
+    if (ours && r) {
+        int32_t code = r->status ? r->status->code : 0;
+        const char *msg =
+            r->status && r->status->message ? r->status->message : "";
+        CHECK_INT(v.code, code);
+        CHECK_INT(v.message_len, strlen(msg));
+        CHECK(v.message_len == 0 || !memcmp(v.message, msg, v.message_len));
+        CHECK_INT(v.payload_len, r->payload.len);
+        CHECK(v.payload_len == 0 ||
+              !memcmp(v.payload, r->payload.data, v.payload_len));
+    }
+    ttrpc__response__free_unpacked(r, NULL);
+}
+
+static void test_response_parse(void)
+{
+    hvrpc__frame_buf f;
+    uint8_t pl_bytes[300];
+    for (size_t i = 0; i < sizeof pl_bytes; i++)
+        pl_bytes[i] = (uint8_t)i;
+    hvrpc__payload pl = {.data = pl_bytes, .len = sizeof pl_bytes};
+    /* What our own server sends. */
+    CHECK_INT(hvrpc__encode_response(1, HVRPC_OK, NULL, &pl, 1024, &f),
+              HVRPC_OK);
+    expect_parse_agrees("ok with payload", f.data + 10, f.len - 10);
+    hvrpc__response_view v;
+    CHECK(hvrpc__response_parse(f.data + 10, f.len - 10, &v));
+    CHECK(v.payload == f.data + f.len - sizeof pl_bytes); /* in place */
+    hvrpc_status st;
+    hvrpc__response_status(&v, &st);
+    CHECK_INT(st.code, HVRPC_OK);
+    /* Every truncation of it: refused by both (or, at a field boundary,
+     * read alike). */
+    for (size_t n = 0; n < f.len - 10; n++)
+        expect_parse_agrees("truncated", f.data + 10, n);
+    hvrpc__free(f.data);
+
+    CHECK_INT(hvrpc__encode_response(1, HVRPC_PERMISSION_DENIED, "go away",
+                                     NULL, 1024, &f),
+              HVRPC_OK);
+    expect_parse_agrees("status", f.data + 10, f.len - 10);
+    CHECK(hvrpc__response_parse(f.data + 10, f.len - 10, &v));
+    hvrpc__response_status(&v, &st);
+    CHECK_INT(st.code, HVRPC_PERMISSION_DENIED);
+    CHECK_STR(st.message, "go away");
+    hvrpc__free(f.data);
+
+    /* Hand-made: what other peers may send. */
+    static const struct {
+        const char *what;
+        uint8_t b[32];
+        size_t n;
+    } cases[] = {
+        {"unknown varint field", {0x18, 0x05, 0x12, 0x01, 'x'}, 5},
+        {"unknown fixed64 and fixed32",
+         {0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x25, 1, 2, 3, 4, 0x12, 0x01, 'y'},
+         17},
+        {"payload twice: the last wins", {0x12, 0x01, 'a', 0x12, 0x01, 'b'}, 6},
+        {"status twice: the last wins",
+         {0x0a, 0x02, 0x08, 0x05, 0x0a, 0x03, 0x12, 0x01, 'm'},
+         9},
+        {"status with details",
+         {0x0a, 0x06, 0x08, 0x03, 0x1a, 0x02, 0x0a, 0x00},
+         8},
+        {"negative code",
+         {0x0a, 0x0b, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+          0xff, 0x01},
+         13},
+        {"payload as a varint", {0x10, 0x05}, 2},
+        {"status as a varint", {0x08, 0x05}, 2},
+        {"code as bytes", {0x0a, 0x03, 0x0a, 0x01, 'x'}, 5},
+        {"a group", {0x1b, 0x1c}, 2},
+        {"field number 0", {0x02, 0x00}, 2},
+        {"length past the end", {0x12, 0x05, 'a'}, 3},
+        {"varint of 11 bytes",
+         {0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+          0x01},
+         12},
+        {"status truncated inside", {0x0a, 0x02, 0x08}, 3},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_parse_agrees(cases[i].what, cases[i].b, cases[i].n);
+}
+
 int main(void)
 {
     test_header();
@@ -246,5 +341,6 @@ int main(void)
     test_reader_partial_and_stop();
     test_request_encoding();
     test_response_encoding();
+    test_response_parse();
     return check_done();
 }
