@@ -24,7 +24,7 @@ PACKAGES=(
   qemu-system-x86 busybox-static cpio
   g++ libgrpc++-dev protobuf-compiler-grpc gnuplot-nox
   libjansson-dev libsqlite3-dev
-  nats-server libnats-dev
+  nats-server libnats-dev openssl
   clang libclang-rt-14-dev
   gcc-mingw-w64-x86-64-posix wine wine64 dpkg-dev
 )

@@ -9,8 +9,11 @@
  *     publisher lock, publishes spool rows to JetStream oldest first, one
  *     at a time, each with its message id; a row is removed only when
  *     JetStream acknowledged it.
+ *   - commands (bridge_cmd.c): while this process holds the publisher
+ *     lock, takes this host's commands from a durable JetStream consumer
+ *     into the host bus, acknowledging each once the bus took it.
  *   - NATS's own threads: connection upkeep (failover, reconnect) and the
- *     subscriptions that bring commands and imports into the host bus.
+ *     subscriptions that bring imports into the host bus.
  *   - the stats server (hvrpc.bridge.v1.Bridge/Stats on --listen).
  */
 #ifndef HVRPC_BRIDGE_H
@@ -40,7 +43,7 @@ typedef struct bridge_config {
     size_t n_patterns;
     const char *imports[BRIDGE_MAX_LIST]; /* host ids, or "*" */
     size_t n_imports;
-    const char *creds, *tls_ca, *tls_cert, *tls_key;
+    const char *creds, *user_file, *tls_ca, *tls_cert, *tls_key;
     int replicas;
     int64_t dedup_window_ms;
     uint64_t spool_max;
@@ -49,7 +52,7 @@ typedef struct bridge_config {
 
 typedef struct bridge_stats {
     uint64_t received, bridged, spooled, replayed, dropped, refused, duplicates,
-        imported, import_failed, publish_errors;
+        imported, import_failed, publish_errors, commands, command_redeliveries;
     bool subscribed, nats_connected, publishing;
     /* Set when NATS could not take an event (disconnected, a publish
      * failed) and cleared by the next acknowledgement: events arriving
@@ -86,6 +89,9 @@ hvrpc_code bridge_nats_start(bridge *b, hvrpc_status *st);
 void *bridge_publisher_main(void *arg);
 void bridge_nats_connected_url(bridge *b, char *buf, size_t cap);
 void bridge_nats_stop(bridge *b);
+
+/* bridge_cmd.c */
+void *bridge_commands_main(void *arg);
 
 /* Counter updates: b->lock taken inside. */
 void bridge_count(bridge *b, uint64_t *counter, uint64_t n);

@@ -34,6 +34,7 @@ static const char usage[] =
     "  --ack-wait MS       how long to wait for JetStream's ack (2000)\n"
     "  --listen URI        serve hvrpc.bridge.v1.Bridge/Stats there\n"
     "  --creds FILE        NATS user credentials (JWT + nkey seed)\n"
+    "  --user-file FILE    NATS user and password: USER:PASSWORD, first line\n"
     "  --tls-ca FILE       CA certificates to verify the servers with\n"
     "  --tls-cert FILE     client certificate, with --tls-key FILE\n";
 
@@ -77,6 +78,8 @@ static void stats(hvrpc_call *call, const Hvrpc__Bridge__V1__StatsRequest *req,
     r.imported = b->stats.imported;
     r.import_failed = b->stats.import_failed;
     r.publish_errors = b->stats.publish_errors;
+    r.commands = b->stats.commands;
+    r.command_redeliveries = b->stats.command_redeliveries;
     r.subscribed = b->stats.subscribed;
     r.nats_connected = b->stats.nats_connected;
     r.publishing = b->stats.publishing;
@@ -170,6 +173,8 @@ static int parse(int argc, char **argv, bridge_config *cfg)
             cfg->imports[cfg->n_imports++] = v;
         } else if (strcmp(a, "--creds") == 0) {
             cfg->creds = v;
+        } else if (strcmp(a, "--user-file") == 0) {
+            cfg->user_file = v;
         } else if (strcmp(a, "--tls-ca") == 0) {
             cfg->tls_ca = v;
         } else if (strcmp(a, "--tls-cert") == 0) {
@@ -201,6 +206,8 @@ static int parse(int argc, char **argv, bridge_config *cfg)
                    cfg->host_id ? cfg->host_id : "");
     if (cfg->bus_uri == NULL || cfg->spool_path == NULL)
         return bad("%s", "--bus and --spool are required");
+    if (cfg->creds && cfg->user_file)
+        return bad("%s", "--creds or --user-file, not both");
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
         return bad("%s", "--tls-cert and --tls-key go together");
     if (cfg->n_servers == 0)
@@ -248,7 +255,7 @@ int main(int argc, char **argv)
     };
     bridge b = {.cfg = &cfg};
     hvrpc_server *srv = NULL;
-    pthread_t ingest, publisher;
+    pthread_t ingest, publisher, commands;
     bool threads = false;
     hvrpc_status st;
     sigset_t stop;
@@ -291,6 +298,15 @@ int main(int argc, char **argv)
         pthread_join(ingest, NULL);
         goto out;
     }
+    if (pthread_create(&commands, NULL, bridge_commands_main, &b) != 0) {
+        pthread_mutex_lock(&b.lock);
+        b.stop = true;
+        pthread_cond_broadcast(&b.wake);
+        pthread_mutex_unlock(&b.lock);
+        pthread_join(ingest, NULL);
+        pthread_join(publisher, NULL);
+        goto out;
+    }
     threads = true;
     bridge_log("host %s: bus %s -> stream %s (%zu patterns), spool %s "
                "(%llu events now)",
@@ -307,6 +323,7 @@ out:
     if (threads) {
         pthread_join(ingest, NULL);
         pthread_join(publisher, NULL);
+        pthread_join(commands, NULL);
     }
     /* The stats server first (it reads the connection), then NATS (its
      * callbacks publish into the bus with the import client). */

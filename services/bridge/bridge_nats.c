@@ -2,33 +2,26 @@
  * bridge_nats.c - the NATS side of the bridge: the connection (failover
  * and reconnects are nats.c's), the JetStream stream, the publisher
  * thread (spool -> JetStream, in order, with message ids) and the
- * subscriptions that bring commands and imports into the host bus.
+ * subscriptions that bring imports into the host bus (commands:
+ * bridge_cmd.c).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include <nats/nats.h>
+#include <sys/stat.h>
 
 #include "bridge.h"
 #include "bridge_log.h"
+#include "bridge_nats.h"
 #include "hvrpc/bus/v1/bus.hvrpc.h"
 
 #define PUBLISH_BATCH 64
 #define IDLE_WAIT_MS  500
 #define RETRY_WAIT_MS 250
-
-struct bridge_nats {
-    natsOptions *opts;
-    natsConnection *nc;
-    jsCtx *js;
-    natsSubscription *subs[1 + BRIDGE_MAX_LIST];
-    int n_subs;
-    bool stream_ready; /* publisher thread only */
-    bool failing;      /* publisher thread only: log the first failure */
-};
 
 static void set_connected(bridge *b, bool on)
 {
@@ -51,41 +44,35 @@ static void on_connected(natsConnection *nc, void *closure)
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-    (void)nc;
+    const char *why = NULL;
+
+    natsConnection_GetLastError(nc, &why);
     set_connected(closure, false);
-    bridge_log("disconnected from NATS; reconnecting");
+    bridge_log("disconnected from NATS%s%s; reconnecting",
+               why && *why ? ": " : "", why && *why ? why : "");
 }
 
-/* A NATS message for this host (a command) or from another host (an
- * import): into the host bus, with where it came from in headers
- * "fleet-subject", "fleet-host" and "fleet-publisher" (the original
- * publisher's identity on its own host). */
-static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
-                       void *closure)
+hvrpc_code bridge_nats_to_bus(bridge *b, natsMsg *msg, const char *topic,
+                              const char *const *extra_keys,
+                              const char *const *extra_values, size_t n_extra,
+                              hvrpc_status *st)
 {
-    bridge *b = closure;
     const char *subject = natsMsg_GetSubject(msg);
     const char *keys[16], *values[16];
     const char **hkeys = NULL;
-    char topic[BRIDGE_SUBJECT_MAX + 8];
     char host[BRIDGE_HOST_ID_MAX + 1];
     const char *publisher = NULL;
-    size_t n = 0;
+    size_t n = 0, hlen;
     int nkeys = 0;
-    hvrpc_status st;
-    size_t hlen;
+    hvrpc_code r;
 
-    (void)nc;
-    (void)sub;
-    if (bridge_topic_for_subject(b->cfg->host_id, subject, topic, sizeof topic,
-                                 &st) != HVRPC_OK) {
-        /* This host's own events coming back through an import pattern,
-         * other hosts' commands: not for this bus. */
-        natsMsg_Destroy(msg);
-        return;
-    }
+    /* subject is "hvrpc.<host>.<...>": bridge_topic_for_subject said so. */
     hlen = strcspn(subject + 6, ".");
     snprintf(host, sizeof host, "%.*s", (int)hlen, subject + 6);
+    for (size_t i = 0; i < n_extra && i < 2; i++) {
+        keys[n] = extra_keys[i];
+        values[n++] = extra_values[i];
+    }
     keys[n] = "fleet-subject";
     values[n++] = subject;
     keys[n] = "fleet-host";
@@ -106,16 +93,43 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
             values[n++] = v;
         }
     }
-    if (bridge_bus_publish(b, topic, (const uint8_t *)natsMsg_GetData(msg),
+    r = bridge_bus_publish(b, topic, (const uint8_t *)natsMsg_GetData(msg),
                            (size_t)natsMsg_GetDataLength(msg), keys, values, n,
-                           &st) == HVRPC_OK) {
+                           st);
+    free((void *)hkeys);
+    return r;
+}
+
+/* A NATS message from another host (an import, at most once): into the
+ * host bus, with where it came from in headers "fleet-subject",
+ * "fleet-host" and "fleet-publisher" (the original publisher's identity
+ * on its own host). Commands for this host come through the durable
+ * consumer instead (bridge_cmd.c). */
+static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                       void *closure)
+{
+    bridge *b = closure;
+    const char *subject = natsMsg_GetSubject(msg);
+    char topic[BRIDGE_SUBJECT_MAX + 8];
+    hvrpc_status st;
+
+    (void)nc;
+    (void)sub;
+    /* This host's own events and commands coming back through an import
+     * pattern, other hosts' commands: not for this bus. */
+    if (bridge_topic_for_subject(b->cfg->host_id, subject, topic, sizeof topic,
+                                 &st) != HVRPC_OK ||
+        strncmp(topic, "fleet.", 6) != 0) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    if (bridge_nats_to_bus(b, msg, topic, NULL, NULL, 0, &st) == HVRPC_OK) {
         bridge_count(b, &b->stats.imported, 1);
     } else {
         bridge_count(b, &b->stats.import_failed, 1);
         bridge_log("%s -> bus topic %s: %s: %s", subject, topic,
                    hvrpc_code_name(st.code), st.message);
     }
-    free((void *)hkeys);
     natsMsg_Destroy(msg);
 }
 
@@ -137,6 +151,75 @@ static hvrpc_code subscribe(bridge *b, const char *subject, hvrpc_status *st)
     return HVRPC_OK;
 }
 
+/* --user-file: "USER:PASSWORD" on the first line (the password may hold
+ * ':'; a trailing newline is not part of it). A file others may read
+ * works, with a warning: the point of the file is that only the bridge's
+ * user can read it. */
+static hvrpc_code set_user(natsOptions *o, const char *path, hvrpc_status *st)
+{
+    char line[1024];
+    struct stat sb;
+    char *colon;
+    natsStatus s;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "--user-file %s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077) != 0)
+        bridge_log("--user-file %s: readable by group or others (chmod 600)",
+                   path);
+    if (fgets(line, sizeof line, f) == NULL)
+        line[0] = '\0';
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    colon = strchr(line, ':');
+    if (colon == NULL || colon == line) {
+        memset(line, 0, sizeof line);
+        return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
+                                "--user-file %s: the first line must be "
+                                "USER:PASSWORD",
+                                path);
+    }
+    *colon = '\0';
+    s = natsOptions_SetUserInfo(o, line, colon + 1);
+    memset(line, 0, sizeof line); /* no copy of the secret left behind */
+    if (s != NATS_OK)
+        return nats_fail("--user-file", s, st);
+    return HVRPC_OK;
+}
+
+/* The first connection failed although a server answered: say what to
+ * look at. */
+static hvrpc_code refused(const bridge_config *cfg, natsStatus s,
+                          hvrpc_status *st)
+{
+    const char *hint = "see the reason";
+
+    if (s == NATS_SSL_ERROR)
+        hint = cfg->tls_ca ? "TLS: the server's certificate is not signed by "
+                             "a CA in --tls-ca"
+                           : "TLS: the server's certificate is not trusted "
+                             "by the system; give its CA with --tls-ca";
+    else if (s == NATS_SECURE_CONNECTION_REQUIRED)
+        hint = "the server wants TLS: --tls-ca FILE";
+    else if (s == NATS_SECURE_CONNECTION_WANTED)
+        hint = "the server does not speak TLS: drop --tls-*";
+    else if (s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED)
+        hint = "credentials: --user-file or --creds";
+    else if (s == NATS_PROTOCOL_ERROR && cfg->tls_ca && !cfg->tls_cert)
+        /* What a server that verifies clients does to one without a
+         * certificate: it hangs up after the handshake. */
+        hint = "the server hung up: does it want a client certificate, "
+               "--tls-cert and --tls-key?";
+    /* The hint first: the library's reason can be long. */
+    return hvrpc_status_set(st, HVRPC_PERMISSION_DENIED,
+                            "the NATS server refused the connection (%s): "
+                            "%s: %s",
+                            hint, natsStatus_GetText(s),
+                            nats_GetLastError(NULL));
+}
+
 hvrpc_code bridge_nats_start(bridge *b, hvrpc_status *st)
 {
     const bridge_config *cfg = b->cfg;
@@ -144,6 +227,7 @@ hvrpc_code bridge_nats_start(bridge *b, hvrpc_status *st)
     char subject[BRIDGE_SUBJECT_MAX], name[96];
     jsOptions jo;
     natsStatus s;
+    hvrpc_code r;
 
     if (n == NULL)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED, "out of memory");
@@ -158,8 +242,6 @@ hvrpc_code bridge_nats_start(bridge *b, hvrpc_status *st)
         (s = natsOptions_SetMaxReconnect(n->opts, -1)) != NATS_OK ||
         (s = natsOptions_SetReconnectWait(n->opts, 200)) != NATS_OK ||
         (s = natsOptions_SetTimeout(n->opts, 2000)) != NATS_OK ||
-        (s = natsOptions_SetRetryOnFailedConnect(n->opts, true, on_connected,
-                                                 b)) != NATS_OK ||
         (s = natsOptions_SetReconnectedCB(n->opts, on_connected, b)) !=
             NATS_OK ||
         (s = natsOptions_SetDisconnectedCB(n->opts, on_disconnected, b)) !=
@@ -179,21 +261,36 @@ hvrpc_code bridge_nats_start(bridge *b, hvrpc_status *st)
                                                    cfg->tls_key)) != NATS_OK)
             return nats_fail("--tls-cert/--tls-key", s, st);
     }
-    /* With retry-on-failed-connect, NOT_YET_CONNECTED is a connection
-     * that keeps trying: the bridge starts (and spools) while NATS is
-     * away. */
+    if (cfg->user_file &&
+        (r = set_user(n->opts, cfg->user_file, st)) != HVRPC_OK)
+        return r;
+    /* A first attempt that gives up at once: a server that answers but
+     * refuses us (TLS, credentials) is a configuration error to report
+     * now, not something to retry forever. */
     s = natsConnection_Connect(&n->nc, n->opts);
-    if (s == NATS_OK)
+    if (s == NATS_OK) {
         on_connected(n->nc, b);
-    else if (s != NATS_NOT_YET_CONNECTED)
-        return nats_fail("connect", s, st);
+    } else if (s == NATS_NO_SERVER || s == NATS_TIMEOUT || s == NATS_IO_ERROR) {
+        /* Nobody there (yet): with retry-on-failed-connect,
+         * NOT_YET_CONNECTED is a connection that keeps trying, so the
+         * bridge starts (and spools) while NATS is away. */
+        bridge_log("NATS not reachable (%s); retrying in the background",
+                   nats_GetLastError(NULL));
+        if ((s = natsOptions_SetRetryOnFailedConnect(
+                 n->opts, true, on_connected, b)) != NATS_OK)
+            return nats_fail("NATS options", s, st);
+        s = natsConnection_Connect(&n->nc, n->opts);
+        if (s == NATS_OK)
+            on_connected(n->nc, b);
+        else if (s != NATS_NOT_YET_CONNECTED)
+            return nats_fail("connect", s, st);
+    } else {
+        return refused(cfg, s, st);
+    }
     jsOptions_Init(&jo);
     jo.Wait = cfg->ack_wait_ms;
     if ((s = natsConnection_JetStream(&n->js, n->nc, &jo)) != NATS_OK)
         return nats_fail("JetStream", s, st);
-    snprintf(subject, sizeof subject, "hvrpc.%s.cmd.>", cfg->host_id);
-    if (subscribe(b, subject, st) != HVRPC_OK)
-        return st->code;
     for (size_t i = 0; i < cfg->n_imports; i++) {
         snprintf(subject, sizeof subject, "hvrpc.%s.>", cfg->imports[i]);
         if (subscribe(b, subject, st) != HVRPC_OK)

@@ -42,7 +42,10 @@ hvrpc_code bridge_spool_open(const char *path, uint64_t max, bridge_spool **out,
                                  " msg_id TEXT NOT NULL UNIQUE,"
                                  " subject TEXT NOT NULL,"
                                  " event BLOB NOT NULL,"
-                                 " waited INTEGER NOT NULL DEFAULT 0);";
+                                 " waited INTEGER NOT NULL DEFAULT 0);"
+                                 "CREATE TABLE IF NOT EXISTS meta("
+                                 " key TEXT PRIMARY KEY,"
+                                 " value INTEGER NOT NULL);";
     bridge_spool *sp = calloc(1, sizeof *sp);
     char *err = NULL;
     size_t n = strlen(path);
@@ -216,6 +219,42 @@ hvrpc_code bridge_spool_remove(bridge_spool *sp, int64_t id, hvrpc_status *st)
         sqlite3_bind_int64(s, 1, id) != SQLITE_OK ||
         sqlite3_step(s) != SQLITE_DONE)
         r = db_error(sp, "delete", st);
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&sp->mu);
+    return r;
+}
+
+uint64_t bridge_spool_get_meta(bridge_spool *sp, const char *key)
+{
+    sqlite3_stmt *s = NULL;
+    uint64_t v = 0;
+
+    pthread_mutex_lock(&sp->mu);
+    if (sqlite3_prepare_v2(sp->db, "SELECT value FROM meta WHERE key = ?", -1,
+                           &s, NULL) == SQLITE_OK &&
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    pthread_mutex_unlock(&sp->mu);
+    return v;
+}
+
+hvrpc_code bridge_spool_set_meta(bridge_spool *sp, const char *key,
+                                 uint64_t value, hvrpc_status *st)
+{
+    sqlite3_stmt *s = NULL;
+    hvrpc_code r = HVRPC_OK;
+
+    pthread_mutex_lock(&sp->mu);
+    if (sqlite3_prepare_v2(sp->db,
+                           "INSERT OR REPLACE INTO meta(key, value) "
+                           "VALUES (?, ?)",
+                           -1, &s, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)value) != SQLITE_OK ||
+        sqlite3_step(s) != SQLITE_DONE)
+        r = db_error(sp, "meta", st);
     sqlite3_finalize(s);
     pthread_mutex_unlock(&sp->mu);
     return r;

@@ -58,6 +58,12 @@ hvrpc_code bridge_spool_remove(bridge_spool *sp, int64_t id, hvrpc_status *st);
 /* Events in the spool now. */
 uint64_t bridge_spool_depth(bridge_spool *sp);
 
+/* A number kept beside the events (0 when never set): the stream
+ * sequence of the last command published into the bus (bridge_cmd.c). */
+uint64_t bridge_spool_get_meta(bridge_spool *sp, const char *key);
+hvrpc_code bridge_spool_set_meta(bridge_spool *sp, const char *key,
+                                 uint64_t value, hvrpc_status *st);
+
 /* Takes the publisher lock (an flock on "<path>.lock") without waiting:
  * true when this process holds it now. Released by bridge_spool_close or
  * the process's end, even a crash. */

@@ -122,7 +122,8 @@ class Node:
 
 
 def servers(nodes):
-    return ",".join(n.url for n in nodes)
+    """nodes: a list of Node, or already a URL list."""
+    return nodes if isinstance(nodes, str) else ",".join(n.url for n in nodes)
 
 
 def js(nodes, *argv, check_rc=True):
@@ -236,9 +237,164 @@ def expect_exactly_once(nodes, stream, subject, count, timeout):
     log("%s: all %d events once, in order" % (subject, count))
 
 
+def out_lines(p):
+    with open(os.path.join(TMP, p.name + ".out")) as f:
+        return [x for x in f.read().splitlines() if x.strip()]
+
+
 def wait_subscribed(p, what):
     path = os.path.join(TMP, p.name + ".log")
     wait_until(what, lambda: "subscribed" in open(path).read(), 20)
+
+
+def openssl(*argv):
+    r = subprocess.run(["openssl"] + list(argv), cwd=TMP, capture_output=True,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise Failure("openssl %s: %s" % (argv[0], r.stderr.strip()))
+
+
+def make_certs():
+    """A CA, a server certificate for 127.0.0.1/localhost and a client
+    certificate signed by it, and a second CA that signed nothing."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "wrong-ca"):
+        openssl("req", "-x509", *ec, "-keyout", ca + ".key", "-out", ca + ".pem",
+                "-days", "2", "-subj", "/CN=hvrpc fleet test " + ca)
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                       "extendedKeyUsage=serverAuth\n"),
+                      ("client", "extendedKeyUsage=clientAuth\n")):
+        with open(os.path.join(TMP, name + ".ext"), "w") as f:
+            f.write(ext)
+        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
+                "-subj", "/CN=hvrpc fleet test " + name)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey",
+                "ca.key", "-CAcreateserial", "-days", "2", "-out", name + ".pem",
+                "-extfile", name + ".ext")
+    return {n: os.path.join(TMP, n) for n in (
+        "ca.pem", "wrong-ca.pem", "server.pem", "server.key", "client.pem",
+        "client.key")}
+
+
+def secret_file(name, text):
+    path = os.path.join(TMP, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    return path
+
+
+def bridge_refused(name, url, *opts):
+    """Runs hvrpc-bridge against url with opts: it must exit 1 at once
+    with its reason on stderr."""
+    bus = os.path.join(TMP, "nobus.sock")
+    r = subprocess.run([ARGS.bridge, "--host-id", "X", "--bus", "unix://" + bus,
+                        "--spool", os.path.join(TMP, name + ".db"),
+                        "--nats", url] + list(opts),
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1, "%s: exit %d (%s)" % (name, r.returncode, r.stderr))
+    why = [x for x in r.stderr.splitlines() if "refused" in x]
+    log("i. %s: %s" % (name, why[0] if why else r.stderr.strip()))
+    return r.stderr
+
+
+def tls_and_serve_bridge():
+    """i. A NATS server with TLS (client certificates verified) and a user
+    and password; host D is `hvrpc serve --bridge` with the matching
+    files. Events and commands flow; wrong files are refused, with a
+    reason."""
+    if shutil.which("openssl") is None:
+        raise Failure("openssl is needed (apt-get install openssl)")
+    certs = make_certs()
+    password = "pw-%d-%d" % (os.getpid(), int(time.time() * 1000))
+    user_file = secret_file("fleet.user", "fleet:" + password)
+    port = free_port()
+    conf = os.path.join(TMP, "tls1.conf")
+    with open(conf, "w") as f:
+        f.write('server_name: tls1\nlisten: 127.0.0.1:%d\n'
+                'jetstream { store_dir: "%s", max_memory_store: 64MB, '
+                'max_file_store: 256MB }\n'
+                'tls { cert_file: "%s", key_file: "%s", ca_file: "%s", '
+                'verify: true, timeout: 5 }\n'
+                'authorization { user: fleet, password: "%s" }\n'
+                % (port, os.path.join(TMP, "tls1"), certs["server.pem"],
+                   certs["server.key"], certs["ca.pem"], password))
+    os.chmod(conf, 0o600)
+    spawn("tls1", [ARGS.nats_server, "-c", conf])
+    wait_until("TLS NATS listening", lambda: port_open(port), 20)
+    url = "nats://127.0.0.1:%d" % port
+    os.environ.update(FLEET_TLS_CA=certs["ca.pem"], FLEET_TLS_CERT=certs["client.pem"],
+                      FLEET_TLS_KEY=certs["client.key"], FLEET_USER_FILE=user_file)
+    try:
+        serve_bridge_host(url, certs, user_file)
+    finally:
+        for k in ("FLEET_TLS_CA", "FLEET_TLS_CERT", "FLEET_TLS_KEY", "FLEET_USER_FILE"):
+            os.environ.pop(k, None)
+
+    client = ["--tls-cert", certs["client.pem"], "--tls-key", certs["client.key"]]
+    err = bridge_refused("wrongca", url, "--tls-ca", certs["wrong-ca.pem"],
+                         "--user-file", user_file, *client)
+    check("refused" in err and "--tls-ca" in err, "wrong CA: %r" % err)
+    err = bridge_refused("nocert", url, "--tls-ca", certs["ca.pem"],
+                         "--user-file", user_file)
+    check("refused" in err and "--tls-cert" in err, "no client certificate: %r" % err)
+    bad = secret_file("bad.user", "fleet:not-" + password)
+    err = bridge_refused("badpw", url, "--tls-ca", certs["ca.pem"],
+                         "--user-file", bad, *client)
+    check("refused" in err and "--user-file" in err, "wrong password: %r" % err)
+    check(password not in err, "the password shows in the log")
+    log("i. no client certificate, a wrong password: refused, with reasons")
+    # serve --bridge with options the bridge refuses: serve stops (64).
+    r = subprocess.run([ARGS.hvrpc, "serve", "--listen",
+                        "unix://" + os.path.join(TMP, "E.bus.sock"),
+                        "--bridge", url, "--bridge-program", ARGS.bridge,
+                        "--bridge-host-id", "E", "--bridge-spool",
+                        os.path.join(TMP, "E.db"), "--bridge-replicas", "9"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 64 and "refused its options" in r.stderr,
+          "serve --bridge with a bad option: exit %d: %s" % (r.returncode, r.stderr))
+    log("i. serve --bridge stops (64) when the bridge refuses its options")
+
+
+def serve_bridge_host(url, certs, user_file):
+    bus = os.path.join(TMP, "D.bus.sock")
+    sock = os.path.join(TMP, "D.bridge.sock")
+    serve = spawn("D.serve", [ARGS.hvrpc, "serve", "--listen", "unix://" + bus,
+                              "--bridge", url, "--bridge-program", ARGS.bridge,
+                              "--bridge-host-id", "D", "--bridge-spool",
+                              os.path.join(TMP, "D.spool.db"),
+                              "--bridge-pattern", "vm.>",
+                              "--bridge-listen", "unix://" + sock,
+                              "--bridge-tls-ca", certs["ca.pem"],
+                              "--bridge-tls-cert", certs["client.pem"],
+                              "--bridge-tls-key", certs["client.key"],
+                              "--bridge-user-file", user_file])
+    st = wait_until("serve --bridge's bridge connected and subscribed",
+                    lambda: (lambda x: x if x.get("subscribed") and
+                             x.get("natsConnected") else None)(stats(sock) or {}),
+                    30)
+    log("i. hvrpc serve --bridge (TLS, client certificate, user file) "
+        "connected to %s" % st.get("connectedUrl"))
+    g = spawn("D.guest", [ARGS.guest, "unix://" + bus, "vm.g1.tls", "1", "20", "0"])
+    check(g.wait(60) == 0, "guest publisher on D failed")
+    expect_exactly_once(url, "hvrpc-D", "hvrpc.D.vm.g1.tls", 20, 30)
+    sub = spawn("D.cmdsub", [ARGS.hvrpc, "sub", "unix://" + bus, "cmd.>",
+                             "--count", "1", "--timeout", "30000"],
+                stdout=subprocess.PIPE)
+    wait_subscribed(sub, "command subscriber on D")
+    js(url, "cmd", "hvrpc.D.cmd.g1.ping", "tls", "cmd-i-1", "1")
+    out, _ = sub.communicate(timeout=40)
+    check(sub.returncode == 0 and " cmd.g1.ping " in out.decode(),
+          "command on D: %r" % out)
+    log("i. events and a command through the TLS server")
+    # The bridge is serve's child: serve stops it, and it is gone.
+    text = open(os.path.join(TMP, "D.serve.log")).read()
+    pid = int(text.split("(pid ")[1].split(")")[0])
+    stop(serve)
+    check(serve.returncode == 0, "serve --bridge exit %s" % serve.returncode)
+    check(not os.path.exists("/proc/%d" % pid) or
+          open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+          "the bridge (pid %d) outlived serve" % pid)
 
 
 def run():
@@ -284,9 +440,9 @@ def run():
                   stdout=subprocess.PIPE)
     wait_subscribed(sub_a, "command subscriber on A")
     ctl = spawn("controller", [ARGS.js, "cmd", servers(nodes), "hvrpc.A.cmd.g1.reboot",
-                               "now", "300", "80"])
+                               "now", "cmd-b-1", "1"])
     out, _ = sub_a.communicate(timeout=40)
-    stop(ctl)
+    check(ctl.wait(30) == 0, "the controller's command was not stored")
     line = out.decode().strip()
     check(sub_a.returncode == 0 and " cmd.g1.reboot " in line and line.endswith(" now"),
           "command on A: exit %d, %r" % (sub_a.returncode, line))
@@ -365,6 +521,37 @@ def run():
     st = stats(bridge_a3.stats_sock)
     check(st.get("publishing"), "instance 3 does not publish: %s" % st)
 
+    # h. durable commands: bridge A stopped, a command sent (twice, as a
+    # controller retrying: JetStream stores it once by its message id),
+    # bridge A started again: the guest gets it exactly once.
+    stop(bridge_a3)
+    check(bridge_a3.returncode == 0, "bridge A exit %s" % bridge_a3.returncode)
+    sub_a = spawn("A.cmdsub2", [ARGS.hvrpc, "sub", "unix://" + a.bus, "cmd.>",
+                                "--format", "json"],
+                  stdout=open(os.path.join(TMP, "A.cmdsub2.out"), "wb"))
+    wait_subscribed(sub_a, "command subscriber on A")
+    r = js(nodes, "cmd", "hvrpc.A.cmd.g1.rotate-keys", "k42", "cmd-h-1", "2")
+    acks = r.stdout.split()
+    check(acks[0::2] == ["stored", "duplicate"] and acks[1] == acks[3],
+          "the same command twice: %r" % r.stdout)
+    log("h. bridge A down; command stored once (%s)" % r.stdout.strip().replace("\n", ", "))
+    time.sleep(1)
+    bridge_a3 = a.start_bridge(nodes, "--pattern", "vm.>")
+    got = wait_until("the command on A", lambda: out_lines(sub_a), 30)
+    time.sleep(2)  # a duplicate would come right behind it
+    stop(sub_a)
+    got = [json.loads(x) for x in out_lines(sub_a)]
+    check(len(got) == 1 and got[0]["topic"] == "cmd.g1.rotate-keys",
+          "durable command: the guest got %d (%s), expected exactly 1" %
+          (len(got), [x.get("topic") for x in got]))
+    hdr = {h["key"]: h["value"] for h in got[0].get("headers", [])}
+    check(hdr.get("fleet-msg-id") == "cmd-h-1" and hdr.get("fleet-seq") == acks[1],
+          "command headers: %s" % hdr)
+    st = stats(bridge_a3.stats_sock)
+    check(num(st, "commands") == 1, "bridge A counted commands: %s" % st)
+    log("h. bridge A back: the guest got the command once (stream seq %s)"
+        % hdr["fleet-seq"])
+
     # f. two bridges for A on separate spools (a duplicated deployment):
     # both publish every event; JetStream's dedup by message id stores
     # each once, and in order (each bridge publishes in order).
@@ -400,6 +587,8 @@ def run():
           num(st, "spoolDepth") == 20 and num(st, "spooled") == 20 and
           num(st, "bridged") == 0, "full spool: %s" % st)
     log("g. full spool: 20 events kept, 10 dropped and counted")
+
+    tls_and_serve_bridge()
 
     # Every process stops cleanly (SIGTERM) and, in the sanitizer build,
     # reported nothing.

@@ -18,6 +18,7 @@
 #include "echo_service.h"
 #include "health_service.h"
 #include "reflection_service.h"
+#include "serve_bridge.h"
 
 /* One --listen URI and, once listening, its endpoint. */
 typedef struct serve_endpoint {
@@ -34,7 +35,8 @@ typedef struct serve_opts {
     bool no_reflection; /* --no-reflection */
     bool no_bus;        /* --no-bus */
     hvrpc_health *health;
-    hvrpc_bus *bus; /* one broker for every endpoint */
+    hvrpc_bus *bus;      /* one broker for every endpoint */
+    serve_bridge bridge; /* --bridge: hvrpc-bridge as a child */
 } serve_opts;
 
 static const char *level_name(hvrpc_log_level level)
@@ -105,12 +107,17 @@ static bool parse_serve(int argc, char **argv, serve_opts *o)
             /* Every built-in service answers without blocking (delays
              * and waiting publishers use timers, not the thread). */
             o->server.inline_handlers = true;
+        } else if (serve_bridge_parse(&o->bridge, &a, arg)) {
+            /* --bridge URLS, --bridge-NAME VALUE: for hvrpc-bridge */
         } else {
             cli_args_unknown(&a, arg);
         }
     }
     if (o->n_endpoints == 0)
         cli_usage("serve", "at least one --listen URI is needed");
+    serve_bridge_check(&o->bridge);
+    if (o->bridge.nats != NULL && o->no_bus)
+        cli_usage("serve", "--bridge and --no-bus: there is no bus to bridge");
     return true;
 }
 
@@ -184,6 +191,20 @@ static void print_endpoints(const serve_opts *o)
     fflush(stdout);
 }
 
+/* The bus address the bridge child connects to: the first unix://
+ * endpoint, as really listened on. NULL when there is none. */
+static const char *bridge_bus_uri(const serve_opts *o, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < o->n_endpoints; i++) {
+        const hvrpc_address *addr = hvrpc_endpoint_address(o->endpoints[i].ep);
+
+        if (addr != NULL && addr->kind == HVRPC_ADDR_UNIX &&
+            hvrpc_address_format(addr, buf, cap) > 0)
+            return buf;
+    }
+    return NULL;
+}
+
 #ifdef _WIN32
 /* Windows has no SIGTERM to wait for: Ctrl-C, Ctrl-Break, closing the
  * console, logoff and shutdown set an event the main thread waits on. */
@@ -207,14 +228,21 @@ static int run_serve(int argc, char **argv)
     int sig;
 #endif
     int status;
+    bool running;
 
     o.endpoints = calloc((size_t)argc, sizeof(*o.endpoints));
-    if (o.endpoints == NULL)
+    o.bridge.args = calloc((size_t)argc, sizeof(*o.bridge.args));
+    if (o.endpoints == NULL || o.bridge.args == NULL) {
+        free(o.endpoints);
+        free(o.bridge.args);
         return cli_out_of_memory("serve");
+    }
     hvrpc_server_options_init(&o.server);
     o.server.log = log_to_stderr;
     o.server.log_arg = &o;
     if (!parse_serve(argc, argv, &o)) {
+        serve_bridge_free(&o.bridge);
+        free(o.bridge.args);
         free(o.endpoints);
         return 0;
     }
@@ -226,6 +254,9 @@ static int run_serve(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    /* The bridge child's end, taken by serve_bridge_wait() too. */
+    if (o.bridge.nats != NULL)
+        sigaddset(&stop_signals, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 #else
     stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
@@ -233,12 +264,23 @@ static int run_serve(int argc, char **argv)
 #endif
 
     status = start_server(&o, &srv);
+    running = status == 0;
     if (status == 0) {
+        char bus[HVRPC_ADDRESS_STRLEN];
+
         print_endpoints(&o);
+        status =
+            serve_bridge_start(&o.bridge, bridge_bus_uri(&o, bus, sizeof bus));
+    }
+    if (status == 0) {
 #ifndef _WIN32
-        sigwait(&stop_signals, &sig);
-        fprintf(stderr, "info: %s received, stopping\n",
-                sig == SIGINT ? "SIGINT" : "SIGTERM");
+        if (o.bridge.nats != NULL)
+            status = serve_bridge_wait(&o.bridge, &stop_signals, &sig);
+        else
+            sigwait(&stop_signals, &sig);
+        if (status == 0)
+            fprintf(stderr, "info: %s received, stopping\n",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM");
 #else
         WaitForSingleObject(stop_event, INFINITE);
         fprintf(stderr,
@@ -246,6 +288,11 @@ static int run_serve(int argc, char **argv)
                 "stopping\n",
                 (long)stop_ctrl);
 #endif
+    }
+    /* The bridge first: it is a client of the bus about to stop. */
+    serve_bridge_free(&o.bridge);
+    free(o.bridge.args);
+    if (running) {
         /* Health watchers hear NOT_SERVING before their streams end. */
         hvrpc_health_shutdown(o.health);
         hvrpc_server_stop(srv);
@@ -263,6 +310,8 @@ const cli_verb cli_verb_serve = {
     "Usage: hvrpc serve --listen URI [--listen URI ...] [--workers N]\n"
     "                   [--max-frame BYTES] [--no-health] [--no-reflection]\n"
     "                   [--no-bus] [--inline-handlers] [--verbose]\n"
+    "                   [--bridge NATS_URLS --bridge-host-id ID\n"
+    "                    --bridge-spool PATH [--bridge-NAME VALUE ...]]\n"
     "\n"
     "Serves hvrpc.echo.v1.Echo (proto/hvrpc/echo/v1/echo.proto) on every URI,\n"
     "with grpc.health.v1.Health, hvrpc.reflection.v1.Reflection and the\n"
@@ -291,6 +340,17 @@ const cli_verb cli_verb_serve = {
     "                      hand-off less per call (docs/BENCHMARKS.md)\n"
     "  --no-bus            do not serve hvrpc.bus.v1.Bus (served by default:\n"
     "                      'hvrpc pub', 'hvrpc sub')\n"
+    "  --bridge URL[,URL]  also run hvrpc-bridge (docs/FLEET.md) as a child:\n"
+    "                      this bus (the first unix:// endpoint) to the\n"
+    "                      NATS JetStream cluster at URL; restarted when it\n"
+    "                      ends, stopped with serve (Linux only)\n"
+    "  --bridge-NAME VALUE the bridge's --NAME VALUE: --bridge-host-id ID and\n"
+    "                      --bridge-spool PATH are required; e.g.\n"
+    "                      --bridge-pattern, --bridge-tls-ca FILE,\n"
+    "                      --bridge-user-file FILE, --bridge-creds FILE,\n"
+    "                      --bridge-listen URI ('hvrpc-bridge --help')\n"
+    "  --bridge-program P  the bridge program (default: hvrpc-bridge beside\n"
+    "                      hvrpc, else in PATH)\n"
     "  -v, --verbose       log debug lines too\n"
     "  -h, --help          this text\n"
     "\n"
@@ -308,6 +368,6 @@ const cli_verb cli_verb_serve = {
     "  1-16   setting up failed with this status code (one line on stderr),\n"
     "         e.g. 6 ALREADY_EXISTS: the address is in use; 14 UNAVAILABLE:\n"
     "         cannot bind there; 12 UNIMPLEMENTED: no such transport here\n"
-    "  64     bad arguments\n",
+    "  64     bad arguments (also: the bridge refused its options)\n",
     run_serve,
 };
