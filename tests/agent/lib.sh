@@ -23,53 +23,12 @@ chmod 755 "$TMP"
 BUS=unix://$TMP/bus.sock
 AGENT_ADDR=unix://$TMP/agent.sock
 MON_ADDR=unix://$TMP/monitor.sock
-FAILURES=0
-BG_PIDS=()
-
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
-    local p
-    for p in "${BG_PIDS[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    FAILURES=$((FAILURES + 1))
-}
-
-finish() {
-    if [ "$FAILURES" -ne 0 ]; then
-        echo "$FAILURES check(s) failed" >&2
-        exit 1
-    fi
-    echo "all checks passed"
-    exit 0
-}
-
-# run CMD...: stdout, stderr and exit status in $TMP/out, $TMP/err, $STATUS.
-run() {
-    "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
-    STATUS=$?
-}
-
-expect_status() {
-    if [ "$STATUS" -ne "$1" ]; then
-        fail "$2: exit status $STATUS, want $1 (stderr: $(head -c 300 "$TMP/err"))"
-    fi
-}
+# shellcheck source=../common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
 
 # expect_out TEXT WHAT: the last run's stdout has TEXT as a whole line.
 expect_out() {
     grep -qxF -- "$1" "$TMP/out" || fail "$2: no line '$1' in: $(head -c 600 "$TMP/out")"
-}
-
-expect_err() {
-    grep -qF -- "$1" "$TMP/err" || fail "$2: stderr lacks '$1': $(head -c 300 "$TMP/err")"
 }
 
 # wait_grep FILE REGEX [SECONDS]: waits until a line of FILE matches.
@@ -80,27 +39,6 @@ wait_grep() {
         sleep 0.05
     done
     return 1
-}
-
-# bg NAME CMD...: runs CMD in the background, output in $TMP/NAME.out and
-# .err; its pid in $BG_PID (killed at exit).
-bg() {
-    local name=$1
-    shift
-    : >"$TMP/$name.out"
-    "$@" </dev/null >>"$TMP/$name.out" 2>"$TMP/$name.err" &
-    BG_PID=$!
-    BG_PIDS+=("$BG_PID")
-}
-
-# stop_bg PID WHAT: SIGTERM, expecting exit 0 (the sanitizer build checks
-# for leaks then).
-stop_bg() {
-    kill -CONT "$1" 2>/dev/null
-    kill -TERM "$1" 2>/dev/null
-    wait "$1"
-    local rc=$?
-    [ "$rc" -eq 0 ] || fail "$2 exited $rc"
 }
 
 # start_bus: `hvrpc serve` as the host's bus broker on $BUS.
@@ -140,13 +78,6 @@ wait_health() {
         sleep 0.2
     done
     return 1
-}
-
-# as_uid UID CMD...: CMD as another user (root only).
-as_uid() {
-    local uid=$1
-    shift
-    setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
 }
 
 # public_copy PROGRAM...: copies of the programs and libhvrpc in $TMP/pub,

@@ -14,49 +14,11 @@ PROTOBUF_INCLUDE=${HVRPC_PROTOBUF_INCLUDE:-/usr/include}
 ECHO_PROTO=$SRC/proto/hvrpc/echo/v1/echo.proto
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/hvrpc-cli.XXXXXX")
-FAILURES=0
 SERVER_PID=
 SERVER_ADDRS=()
-
-cleanup() {
-    # Only the script itself cleans up, never a subshell that inherited
-    # the trap (a process substitution once took TMP away mid-test).
-    [ "$BASHPID" = "$$" ] || return 0
-    if [ -n "$SERVER_PID" ]; then
-        kill -KILL "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    FAILURES=$((FAILURES + 1))
-}
-
-finish() {
-    if [ "$FAILURES" -ne 0 ]; then
-        echo "$FAILURES check(s) failed" >&2
-        exit 1
-    fi
-    echo "all checks passed"
-    exit 0
-}
-
-# run CMD...: runs CMD with stdin from $RUN_STDIN (default /dev/null);
-# leaves its stdout, stderr and exit status in $TMP/out, $TMP/err, $STATUS.
-run() {
-    "$@" <"${RUN_STDIN:-/dev/null}" >"$TMP/out" 2>"$TMP/err"
-    STATUS=$?
-}
-
-# expect_status WANT WHAT: the last run's exit status.
-expect_status() {
-    if [ "$STATUS" -ne "$1" ]; then
-        fail "$2: exit status $STATUS, want $1 (stderr: $(head -c 300 "$TMP/err"))"
-    fi
-}
+# shellcheck source=../common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
+PID_VARS+=(SERVER_PID)
 
 # expect_failure_code WHAT: the last run's exit status is a failure status
 # code (1-16): neither success nor a usage error.

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "hvrpc_json.h"
+#include "test_pool.h"
 
 static hvrpc_json_pool *pool;
 
@@ -384,39 +385,13 @@ static void test_pool(const char *echo_proto, const char *proto_dir)
               HVRPC_INVALID_ARGUMENT);
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long size;
-
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)size + 1);
-    if (buf != NULL)
-        *len = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    return buf;
-}
-
 int main(int argc, char **argv)
 {
-    hvrpc_status st;
-    size_t len = 0;
-    unsigned char *set;
-
     if (argc != 4) {
         fprintf(stderr, "usage: test_json ALL.PROTOSET ECHO.PROTO PROTO_DIR\n");
         return 2;
     }
-    set = read_all(argv[1], &len);
-    CHECK(set != NULL);
-    CHECK_INT(hvrpc_json_pool_create(&pool, &st), HVRPC_OK);
-    CHECK_INT(hvrpc_json_pool_add_set(pool, set, len, &st), HVRPC_OK);
-    free(set);
+    pool = load_pool(argv[1]);
     test_scalars();
     test_repeated_and_maps();
     test_presence();

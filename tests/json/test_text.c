@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "hvrpc_json.h"
+#include "test_pool.h"
 
 #define PKG "hvrpc.test.v1."
 
@@ -183,36 +184,13 @@ static void test_depth(void)
               HVRPC_NOT_FOUND);
 }
 
-static unsigned char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long size;
-
-    if (f == NULL)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 &&
-        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)size)) != NULL)
-        *len = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    return buf;
-}
-
 int main(int argc, char **argv)
 {
-    hvrpc_status st;
-    size_t len = 0;
-    unsigned char *set;
-
     if (argc != 2) {
         fprintf(stderr, "usage: test_text ALL.PROTOSET\n");
         return 2;
     }
-    set = read_all(argv[1], &len);
-    CHECK(set != NULL);
-    CHECK_INT(hvrpc_json_pool_create(&pool, &st), HVRPC_OK);
-    CHECK_INT(hvrpc_json_pool_add_set(pool, set, len, &st), HVRPC_OK);
-    free(set);
+    pool = load_pool(argv[1]);
     test_accepted();
     test_errors();
     test_depth();

@@ -19,46 +19,11 @@ chmod 755 "$TMP"
 export HVRPC_HVRPC_KVP_V1_KVP_ADDR=unix://$TMP/kvp.sock
 export HVRPC_HVRPC_KVP_V1_KVP_ADMIN_ADDR=unix://$TMP/admin.sock
 DB=$TMP/kvp.db
-FAILURES=0
 HOST_PID=
-BG_PIDS=()
 ME="unix:uid=$(id -u)"
-
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
-    for p in "${BG_PIDS[@]}" $HOST_PID; do
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*" >&2
-    FAILURES=$((FAILURES + 1))
-}
-
-finish() {
-    if [ "$FAILURES" -ne 0 ]; then
-        echo "$FAILURES check(s) failed" >&2
-        exit 1
-    fi
-    echo "all checks passed"
-    exit 0
-}
-
-# run CMD...: stdout, stderr and exit status in $TMP/out, $TMP/err, $STATUS.
-run() {
-    "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
-    STATUS=$?
-}
-
-expect_status() {
-    if [ "$STATUS" -ne "$1" ]; then
-        fail "$2: exit status $STATUS, want $1 (stderr: $(head -c 300 "$TMP/err"))"
-    fi
-}
+# shellcheck source=../common/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../common/lib.sh"
+PID_VARS+=(HOST_PID)
 
 # expect_out TEXT WHAT: the last run's stdout has TEXT as a whole line.
 expect_out() {
@@ -67,10 +32,6 @@ expect_out() {
 
 expect_no_out() {
     ! grep -qF -- "$1" "$TMP/out" || fail "$2: '$1' should not be in: $(head -c 600 "$TMP/out")"
-}
-
-expect_err() {
-    grep -qF -- "$1" "$TMP/err" || fail "$2: stderr lacks '$1': $(head -c 300 "$TMP/err")"
 }
 
 # wait_line FILE TEXT [SECONDS]: waits until FILE has TEXT as a whole line.
@@ -117,30 +78,4 @@ kill_host() {
     kill -KILL "$HOST_PID"
     wait "$HOST_PID" 2>/dev/null
     HOST_PID=
-}
-
-# bg NAME CMD...: runs CMD in the background, output in $TMP/NAME.out;
-# its pid in $BG_PID (and killed at exit).
-bg() {
-    local name=$1
-    shift
-    "$@" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" &
-    BG_PID=$!
-    BG_PIDS+=("$BG_PID")
-}
-
-# stop_bg PID: SIGTERM, expecting exit 0.
-stop_bg() {
-    kill -TERM "$1" 2>/dev/null
-    wait "$1"
-    local rc=$?
-    [ "$rc" -eq 0 ] || fail "background process $1 exited $rc"
-}
-
-# as_uid UID CMD...: CMD as another user (root only). A function: give
-# bg `setpriv ...` itself, so that its pid is the program's.
-as_uid() {
-    local uid=$1
-    shift
-    setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
 }

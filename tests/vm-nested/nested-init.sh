@@ -29,8 +29,11 @@
 #
 # Console lines (each VM on its own console):
 #   HVRPC-VM BOOTED role=R uptime=S kernel=RELEASE
-#   HVRPC-VM RESULT name=N status=pass|fail|timeout rc=RC seconds=S calls=C
-#   HVRPC-VM DONE role=R passed=P failed=F calls=C uptime=S
+#   HVRPC-VM RESULT name=N status=pass|fail|timeout rc=RC seconds=S calls=C events=E
+#   HVRPC-VM DONE role=R passed=P failed=F calls=C events=E uptime=S
+# C: calls that crossed to the other VM ("calls answered: N over vsock" in
+# the step's output), E: bus events received from it ("events received:
+# N over vsock").
 #   HVRPC-VM FATAL reason
 # A failed step's output is printed between "HVRPC-VM BEGIN-OUTPUT name"
 # and "HVRPC-VM END-OUTPUT name".
@@ -58,8 +61,30 @@ idle() {
     while :; do sleep 3600; done
 }
 
+# What runs while a step runs costs it time, most of all in L2, where a
+# process start takes a good fraction of a second: polling loops use
+# shell builtins only (read, case, and read -t on a FIFO nobody writes
+# as the pause), no grep, sleep or cat.
 uptime_s() {
-    cut -d' ' -f1 /proc/uptime
+    read -r up _ </proc/uptime
+    echo "$up"
+}
+
+pause_fd=
+pause() { # SECONDS
+    if [ -n "$pause_fd" ]; then
+        read -t "$1" -u 9 _
+    else
+        sleep "$1"
+    fi
+}
+
+has_text() { # FILE TEXT: whether a line of FILE contains TEXT
+    [ -f "$1" ] || return 1
+    while IFS= read -r line; do
+        case $line in *"$2"*) return 0 ;; esac
+    done <"$1"
+    return 1
 }
 
 echo # the firmware's last line may lack its newline
@@ -70,7 +95,8 @@ mkdir -p /tmp /root /dev/pts /dev/shm
 chmod 1777 /tmp
 mount -t tmpfs shm /dev/shm 2>/dev/null
 ip link set lo up 2>/dev/null
-role=$(cat /hvrpc/role 2>/dev/null)
+read -r role </hvrpc/role
+mkfifo /tmp/pause.fifo && exec 9<>/tmp/pause.fifo && pause_fd=9
 
 while read -r m; do
     [ -n "$m" ] || continue
@@ -81,23 +107,41 @@ say BOOTED "role=$role" "uptime=$(uptime_s)" "kernel=$(uname -r)"
 passed=0
 failed=0
 calls=0
+events=0
 
-# result NAME STATUS RC SECONDS CALLS LOG
+# result NAME STATUS RC SECONDS CALLS LOG [EVENTS]
 result() {
     if [ "$2" = pass ]; then
         passed=$((passed + 1))
         calls=$((calls + $5))
+        events=$((events + ${7:-0}))
     else
         failed=$((failed + 1))
         say BEGIN-OUTPUT "$1"
         tail -n 60 "$6" 2>/dev/null
         say END-OUTPUT "$1"
     fi
-    say RESULT "name=$1" "status=$2" "rc=$3" "seconds=$4" "calls=$5"
+    say RESULT "name=$1" "status=$2" "rc=$3" "seconds=$4" "calls=$5" "events=${7:-0}"
 }
 
-elapsed() { # T0
-    awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.1f", b - a }'
+count() { # WHAT LOG: the sum of the numbers on its "WHAT: N ..." lines
+    c=0
+    while IFS= read -r line; do
+        case $line in
+        "$1: "[0-9]*)
+            v=${line#"$1: "}
+            c=$((c + ${v%%[!0-9]*}))
+            ;;
+        esac
+    done <"$2"
+    echo "$c"
+}
+
+elapsed() { # T0 (an uptime, two decimals)
+    read -r up _ </proc/uptime
+    # "1" before the hundredths: "08" is not read as octal.
+    d=$(((${up%.*} - ${1%.*}) * 100 + 1${up#*.} - 1${1#*.}))
+    echo "$((d / 100)).$((d % 100 / 10))"
 }
 
 # bg NAME READY COMMAND: starts it (its pid in /tmp/bg-NAME.pid, READY
@@ -105,7 +149,7 @@ elapsed() { # T0
 # process starts (L2) overlap.
 bg_names=
 start_bg() {
-    sh -c "exec $3" </dev/null >"/tmp/bg-$1.log" 2>&1 &
+    (eval "exec $3") </dev/null >"/tmp/bg-$1.log" 2>&1 9<&- &
     echo $! >"/tmp/bg-$1.pid"
     printf '%s\n' "$2" >"/tmp/bg-$1.ready"
     uptime_s >"/tmp/bg-$1.t0"
@@ -115,18 +159,20 @@ start_bg() {
 wait_bgs() {
     for b in $bg_names; do
         log=/tmp/bg-$b.log
-        ready=$(cat "/tmp/bg-$b.ready")
+        read -r ready <"/tmp/bg-$b.ready"
+        read -r pid <"/tmp/bg-$b.pid"
+        read -r t0 <"/tmp/bg-$b.t0"
         i=0
-        while ! grep -qF -- "$ready" "$log"; do
+        while ! has_text "$log" "$ready"; do
             i=$((i + 1))
-            if [ $i -gt 900 ] || ! kill -0 "$(cat "/tmp/bg-$b.pid")" 2>/dev/null; then
-                echo "no '$ready' from $b within $((i / 10)) s" >>"$log"
-                result "start_$b" fail 1 "$(elapsed "$(cat "/tmp/bg-$b.t0")")" 0 "$log"
+            if [ $i -gt 450 ] || ! kill -0 "$pid" 2>/dev/null; then
+                echo "no '$ready' from $b within $((i / 5)) s" >>"$log"
+                result "start_$b" fail 1 "$(elapsed "$t0")" 0 "$log"
                 continue 2
             fi
-            sleep 0.1
+            pause 0.2
         done
-        result "start_$b" pass 0 "$(elapsed "$(cat "/tmp/bg-$b.t0")")" 0 "$log"
+        result "start_$b" pass 0 "$(elapsed "$t0")" 0 "$log"
     done
 }
 
@@ -134,34 +180,34 @@ run_step() { # NAME TIMEOUT EXPECT COMMAND
     log=/tmp/run-$1.log
     t0=$(uptime_s)
     # busybox timeout sends SIGTERM at the limit (exit status 143).
-    timeout "$2" sh -c "$4" </dev/null >"$log" 2>&1
+    timeout "$2" sh -c "exec $4" </dev/null >"$log" 2>&1 9<&-
     rc=$?
-    n=$(sed -n 's/^calls answered: \([0-9][0-9]*\).*/\1/p' "$log" |
-        awk '{ s += $1 } END { print s + 0 }')
+    n=$(count 'calls answered' "$log")
+    ev=$(count 'events received' "$log")
     st=pass
     if [ "$rc" -eq 143 ] || [ "$rc" -eq 124 ]; then
         st=timeout
     elif [ "$rc" -ne 0 ]; then
         st=fail
-    elif [ "$3" != - ] && ! grep -qF -- "$3" "$log"; then
+    elif [ "$3" != - ] && ! has_text "$log" "$3"; then
         st=fail
         echo "expected in the output: $3" >>"$log"
     fi
-    result "$1" "$st" "$rc" "$(elapsed "$t0")" "$n" "$log"
+    result "$1" "$st" "$rc" "$(elapsed "$t0")" "$n" "$log" "$ev"
 }
 
 wait_step() { # NAME TIMEOUT TEXT
     log=/tmp/wait-$1.log
     t0=$(uptime_s)
     i=0
-    while ! grep -qF -- "$3" /tmp/l2.log 2>/dev/null; do
+    while ! has_text /tmp/l2.log "$3"; do
         i=$((i + 1))
         if [ $i -gt $(($2 * 5)) ]; then
             echo "no '$3' on the guest's console within $2 s" >"$log"
             result "$1" timeout 124 "$(elapsed "$t0")" 0 "$log"
             return
         fi
-        sleep 0.2
+        pause 0.2
     done
     result "$1" pass 0 "$(elapsed "$t0")" 0 "$log"
 }
@@ -184,7 +230,7 @@ if [ "$role" = guest ]; then
     steps bg
     wait_bgs
     steps run
-    say DONE "role=guest" "passed=$passed" "failed=$failed" "calls=$calls" "uptime=$(uptime_s)"
+    say DONE "role=guest" "passed=$passed" "failed=$failed" "calls=$calls" "events=$events" "uptime=$(uptime_s)"
     # The host kills this VM (the fault step); until then the servers serve.
     idle
 fi
@@ -242,5 +288,5 @@ for n in $bg_names; do
 done
 sleep 1 # the relay's last lines
 kill "$relay" 2>/dev/null
-say DONE "role=host" "passed=$passed" "failed=$failed" "calls=$calls" "uptime=$(uptime_s)"
+say DONE "role=host" "passed=$passed" "failed=$failed" "calls=$calls" "events=$events" "uptime=$(uptime_s)"
 halt

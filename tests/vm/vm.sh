@@ -45,7 +45,6 @@ if [ -z "$suite" ] || [ -z "$cache" ] || [ ! -f "$suite" ]; then
 fi
 smp=${HVRPC_VM_SMP:-1}
 mem=${HVRPC_VM_MEM:-512}
-meta_pkg=linux-image-cloud-amd64
 modules=(vsock vmw_vsock_virtio_transport_common vsock_loopback)
 
 work=
@@ -103,104 +102,24 @@ mkdir -p "$work"
 
 # --- the kernel and its vsock modules (cached) --------------------------
 
-# The "depends=" field of a module's .modinfo section.
-module_depends() { # FILE.ko
-    tr '\0' '\n' <"$1" | sed -n 's/^depends=//p' | head -n 1 | tr ',' ' '
-}
-
-# Puts module NAME (and first what it depends on) into $kdir/modules as a
-# plain .ko, appending to the load order. Modules may ship compressed.
-add_module() { # ROOT RELEASE NAME
-    local root=$1 release=$2 name=$3 f dep out
-    grep -qxF "$name.ko" "$kdir/modules/order" 2>/dev/null && return 0
-    f=$(find "$root/lib/modules/$release" \( -name "$name.ko" -o -name "$name.ko.xz" \
-        -o -name "$name.ko.zst" -o -name "$name.ko.gz" \) | head -n 1)
-    [ -n "$f" ] || return 1
-    out=$kdir/modules/$name.ko
-    case $f in
-    *.xz) xz -dc "$f" >"$out" 2>/dev/null || "$busybox" xzcat "$f" >"$out" || return 1 ;;
-    *.zst) zstd -dcq "$f" >"$out" || return 1 ;;
-    *.gz) gzip -dc "$f" >"$out" || return 1 ;;
-    *) cp "$f" "$out" || return 1 ;;
-    esac
-    for dep in $(module_depends "$out"); do
-        add_module "$root" "$release" "$dep" || return 1
-    done
-    echo "$name.ko" >>"$kdir/modules/order"
-}
+# vm_fetch_kernel, vm_copy_in: shared with tests/vm-nested/nested.sh.
+. "$here/kernel.sh"
+# The layout of the kernel cache ($kdir/modules); a new one rebuilds it.
+cache_format=2
 
 fetch_kernel() {
-    local deb pkg dl root release
-    if [ -n "${HVRPC_VM_KERNEL_DEB:-}" ]; then
-        deb=$HVRPC_VM_KERNEL_DEB
-        [ -f "$deb" ] || skip "HVRPC_VM_KERNEL_DEB=$deb does not exist"
-        pkg=$(dpkg-deb -f "$deb" Package) || skip "$deb is not a .deb"
-    else
-        command -v apt-cache >/dev/null && command -v apt-get >/dev/null ||
-            skip "apt-get not found: the guest kernel comes from Debian's $meta_pkg"
-        pkg=$(apt-cache depends "$meta_pkg" 2>/dev/null |
-            sed -n 's/^ *Depends: \(linux-image-[^ ]*-cloud-amd64\)$/\1/p' | head -n 1)
-        [ -n "$pkg" ] ||
-            skip "apt-cache does not know $meta_pkg (run apt-get update): no guest kernel"
-    fi
-    kdir=$cache/kernel/$pkg
-    [ -f "$kdir/ready" ] && return 0
+    vm_fetch_kernel "$cache" "$cache_format" "modules=$(echo "${modules[@]}" | tr ' ' ',')"
+}
 
-    log "preparing the guest kernel from $pkg (once; cached in $kdir)"
-    rm -rf "$kdir" && mkdir -p "$kdir/modules" || die "cannot create $kdir"
-    dl=$cache/download
-    rm -rf "$dl" && mkdir -p "$dl" || die "cannot create $dl"
-    if [ -z "${HVRPC_VM_KERNEL_DEB:-}" ]; then
-        # As root, apt would hand the download to its _apt user, who may not
-        # write here: download as root instead.
-        local sandbox=()
-        [ "$(id -u)" -eq 0 ] && sandbox=(-o APT::Sandbox::User=root)
-        if ! (cd "$dl" && apt-get download -q "${sandbox[@]}" "$pkg") \
-            >"$dl/apt.log" 2>&1; then
-            sed 's/^/    /' "$dl/apt.log" | tail -n 5
-            rm -rf "$kdir"
-            skip "apt-get download $pkg failed: no guest kernel"
-        fi
-        deb=$(ls "$dl"/*.deb 2>/dev/null | head -n 1)
-        [ -n "$deb" ] || skip "apt-get download $pkg left no .deb"
-    fi
-    root=$dl/root
-    dpkg-deb -x "$deb" "$root" || die "dpkg-deb -x $deb failed"
-    release=$(ls "$root/lib/modules" 2>/dev/null | head -n 1)
-    [ -n "$release" ] || die "$pkg holds no /lib/modules"
-    cp "$root/boot/vmlinuz-$release" "$kdir/vmlinuz" || die "$pkg holds no vmlinuz"
-    : >"$kdir/modules/order"
-    for m in "${modules[@]}"; do
-        add_module "$root" "$release" "$m" || die "$pkg lacks the module $m"
-    done
-    echo "$release" >"$kdir/release"
-    rm -rf "$dl"
-    touch "$kdir/ready"
+copy_in() { # DEST F
+    vm_copy_in "$@"
 }
 
 # --- initramfs ------------------------------------------------------------
 
-# Copies host file F into the tree under DEST at the same path; for a
-# dynamically linked ELF file also the libraries ldd names and the loader.
-copy_in() { # DEST F
-    local dest=$1 f=$2 lib
-    [ -e "$dest$f" ] && return 0
-    if [ -d "$f" ]; then
-        mkdir -p "$dest$f" && cp -a "$f/." "$dest$f/"
-        return
-    fi
-    mkdir -p "$dest$(dirname "$f")"
-    cp -L "$f" "$dest$f" || return 1
-    # ELF magic, then ldd: "not a dynamic executable" lists nothing.
-    [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || return 0
-    for lib in $(ldd "$f" 2>/dev/null | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p'); do
-        copy_in "$dest" "$lib" || return 1
-    done
-}
-
 build_base() { # -> $base
     local stamp key applet d
-    key="$(cat "$kdir/release") $(stat -L -c '%s %Y' "$busybox")"
+    key="$(cat "$kdir/release") $(cat "$kdir/ready") $(stat -L -c '%s %Y' "$busybox")"
     base=$cache/base.cpio.gz
     stamp=$cache/base.stamp
     [ -f "$base" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$key" ] && return 0

@@ -33,16 +33,13 @@ HVRPC_PRINTF(3, 4)
 #endif
 static bool err(ectx *c, hvrpc_code code, const char *fmt, ...)
 {
-    char msg[HVRPC_STATUS_MESSAGE_MAX];
+    char where[sizeof(c->path.text) + 4];
     va_list ap;
 
-    if (c->code != HVRPC_OK)
-        return false; /* keep the first error */
+    snprintf(where, sizeof(where), "$%s: ", c->path.text);
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hvrpc_json__fail_first(&c->code, c->st, code, where, fmt, ap);
     va_end(ap);
-    c->code = code;
-    hvrpc_status_set(c->st, code, "$%s: %s", c->path.text, msg);
     return false;
 }
 
@@ -83,28 +80,6 @@ static void show(const json_t *j, char *buf, size_t size)
 
 static bool encode_message(ectx *c, const jtype *t, const json_t *j, jbuf *out,
                            int depth);
-
-static void put_tag(jbuf *b, uint32_t number, int wt)
-{
-    hvrpc_json__put_varint(b, (uint64_t)number << 3 | (uint64_t)wt);
-}
-
-static void put_fixed(jbuf *b, uint64_t v, int bytes)
-{
-    uint8_t tmp[8];
-
-    for (int i = 0; i < bytes; i++)
-        tmp[i] = (uint8_t)(v >> (8 * i));
-    hvrpc_json__put(b, tmp, (size_t)bytes);
-}
-
-static void put_len(jbuf *b, const jbuf *inner)
-{
-    hvrpc_json__put_varint(b, inner->len);
-    hvrpc_json__put(b, inner->data, inner->len);
-    if (inner->oom)
-        b->oom = true;
-}
 
 /* Integers: a JSON integer, an integral real, or a string holding one.
  * Signed values in [min, max] land in *s; unsigned ones (is_unsigned) in
@@ -221,8 +196,7 @@ static bool enum_value(ectx *c, const char *type_name, const json_t *j,
                        int32_t *v)
 {
     const jenum_proto *e = hvrpc_json__enum(c->pool, type_name);
-    char names[120] = "";
-    size_t used = 0;
+    char names[120];
     int64_t s;
 
     if (json_is_integer(j) || json_is_real(j))
@@ -242,13 +216,8 @@ static bool enum_value(ectx *c, const char *type_name, const json_t *j,
             *v = e->value[i]->number;
             return true;
         }
-        if (used < sizeof(names)) {
-            int n = snprintf(names + used, sizeof(names) - used, "%s%s",
-                             used > 0 ? ", " : "", e->value[i]->name);
-            if (n > 0)
-                used += (size_t)n;
-        }
     }
+    hvrpc_json__enum_names(e, names, sizeof(names));
     return bad(c, "\"%.60s\" is not a value of enum %s (values: %s)",
                json_string_value(j), type_name + 1, names);
 }
@@ -273,13 +242,7 @@ static bool encode_value(ectx *c, const jtype *t, const jfield_proto *f,
         if (!get_integer(c, j, tn, false, INT32_MIN, INT32_MAX, 0, &s, NULL))
             return false;
         *is_default = s == 0;
-        if (f->type == T(SFIXED32))
-            put_fixed(out, (uint32_t)(int32_t)s, 4);
-        else if (f->type == T(SINT32))
-            hvrpc_json__put_varint(
-                out, (uint32_t)(((uint32_t)s << 1) ^ (uint32_t)(s >> 31)));
-        else
-            hvrpc_json__put_varint(out, (uint64_t)s);
+        hvrpc_json__put_signed(out, f->type, s);
         return true;
     case T(INT64):
     case T(SINT64):
@@ -287,58 +250,32 @@ static bool encode_value(ectx *c, const jtype *t, const jfield_proto *f,
         if (!get_integer(c, j, tn, false, INT64_MIN, INT64_MAX, 0, &s, NULL))
             return false;
         *is_default = s == 0;
-        if (f->type == T(SFIXED64))
-            put_fixed(out, (uint64_t)s, 8);
-        else if (f->type == T(SINT64))
-            hvrpc_json__put_varint(out,
-                                   ((uint64_t)s << 1) ^ (uint64_t)(s >> 63));
-        else
-            hvrpc_json__put_varint(out, (uint64_t)s);
+        hvrpc_json__put_signed(out, f->type, s);
         return true;
     case T(UINT32):
     case T(FIXED32):
         if (!get_integer(c, j, tn, true, 0, 0, UINT32_MAX, NULL, &u))
             return false;
         *is_default = u == 0;
-        if (f->type == T(FIXED32))
-            put_fixed(out, u, 4);
-        else
-            hvrpc_json__put_varint(out, u);
+        hvrpc_json__put_unsigned(out, f->type, u);
         return true;
     case T(UINT64):
     case T(FIXED64):
         if (!get_integer(c, j, tn, true, 0, 0, UINT64_MAX, NULL, &u))
             return false;
         *is_default = u == 0;
-        if (f->type == T(FIXED64))
-            put_fixed(out, u, 8);
-        else
-            hvrpc_json__put_varint(out, u);
+        hvrpc_json__put_unsigned(out, f->type, u);
         return true;
-    case T(DOUBLE): {
-        union {
-            double d;
-            uint64_t u;
-        } x;
+    case T(DOUBLE):
         if (!get_double(c, j, tn, &d))
             return false;
-        x.d = d;
-        *is_default = x.u == 0;
-        put_fixed(out, x.u, 8);
+        *is_default = hvrpc_json__put_double(out, d);
         return true;
-    }
-    case T(FLOAT): {
-        union {
-            float f;
-            uint32_t u;
-        } x;
+    case T(FLOAT): /* get_double refused what is out of float's range */
         if (!get_double(c, j, tn, &d))
             return false;
-        x.f = (float)d;
-        *is_default = x.u == 0;
-        put_fixed(out, x.u, 4);
+        *is_default = hvrpc_json__put_float(out, d);
         return true;
-    }
     case T(BOOL):
         if (!json_is_boolean(j))
             return bad(c, "expected bool (true or false), got %s",
@@ -362,8 +299,7 @@ static bool encode_value(ectx *c, const jtype *t, const jfield_proto *f,
         if (!json_is_string(j))
             return bad(c, "expected string, got %s", kind_name(j));
         *is_default = json_string_length(j) == 0;
-        hvrpc_json__put_varint(out, json_string_length(j));
-        hvrpc_json__put(out, json_string_value(j), json_string_length(j));
+        hvrpc_json__put_bytes(out, json_string_value(j), json_string_length(j));
         return true;
     case T(BYTES): {
         jbuf raw = {0};
@@ -377,7 +313,7 @@ static bool encode_value(ectx *c, const jtype *t, const jfield_proto *f,
                        json_string_value(j));
         }
         *is_default = raw.len == 0;
-        put_len(out, &raw);
+        hvrpc_json__put_len(out, &raw);
         free(raw.data);
         return true;
     }
@@ -391,33 +327,13 @@ static bool encode_value(ectx *c, const jtype *t, const jfield_proto *f,
                        f->type_name + 1);
         ok = encode_message(c, &sub, j, &inner, depth + 1);
         if (ok)
-            put_len(out, &inner);
+            hvrpc_json__put_len(out, &inner);
         free(inner.data);
         return ok;
     }
     default:
         return bad(c, "field %s of %s: groups are not supported", f->name,
                    t->name);
-    }
-}
-
-static int wire_type_of(Google__Protobuf__FieldDescriptorProto__Type type)
-{
-    switch (type) {
-    case T(DOUBLE):
-    case T(FIXED64):
-    case T(SFIXED64):
-        return WT_I64;
-    case T(FLOAT):
-    case T(FIXED32):
-    case T(SFIXED32):
-        return WT_I32;
-    case T(STRING):
-    case T(BYTES):
-    case T(MESSAGE):
-        return WT_LEN;
-    default:
-        return WT_VARINT;
     }
 }
 
@@ -438,7 +354,7 @@ static bool encode_map_key(ectx *c, const jtype *entry, const jfield_proto *kf,
     }
     if (k == NULL)
         return err(c, HVRPC_RESOURCE_EXHAUSTED, "out of memory");
-    put_tag(out, 1, wire_type_of(kf->type));
+    hvrpc_json__put_tag(out, 1, hvrpc_json__wire_type(kf->type));
     ok = encode_value(c, entry, kf, k, out, &is_default, 0);
     json_decref(k);
     return ok;
@@ -472,12 +388,12 @@ static bool encode_field(ectx *c, const jtype *t, const jfield_proto *f,
                 strcmp(vf->type_name, ".google.protobuf.Value") != 0)
                 ok = bad(c, "a map value cannot be null");
             if (ok) {
-                put_tag(&e, 2, wire_type_of(vf->type));
+                hvrpc_json__put_tag(&e, 2, hvrpc_json__wire_type(vf->type));
                 ok = encode_value(c, &entry, vf, v, &e, &is_default, depth);
             }
             if (ok) {
-                put_tag(out, (uint32_t)f->number, WT_LEN);
-                put_len(out, &e);
+                hvrpc_json__put_tag(out, (uint32_t)f->number, WT_LEN);
+                hvrpc_json__put_len(out, &e);
             }
             free(e.data);
             if (!ok)
@@ -504,7 +420,8 @@ static bool encode_field(ectx *c, const jtype *t, const jfield_proto *f,
                 return bad(c, "a list element cannot be null");
             }
             if (!packed)
-                put_tag(out, (uint32_t)f->number, wire_type_of(f->type));
+                hvrpc_json__put_tag(out, (uint32_t)f->number,
+                                    hvrpc_json__wire_type(f->type));
             if (!encode_value(c, t, f, v, packed ? &p : out, &is_default,
                               depth)) {
                 free(p.data);
@@ -512,10 +429,8 @@ static bool encode_field(ectx *c, const jtype *t, const jfield_proto *f,
             }
             hvrpc_json__path_pop(&c->path, mark);
         }
-        if (packed && p.len > 0) {
-            put_tag(out, (uint32_t)f->number, WT_LEN);
-            put_len(out, &p);
-        }
+        if (packed)
+            hvrpc_json__put_packed(out, (uint32_t)f->number, &p);
         free(p.data);
         return true;
     }
@@ -524,10 +439,9 @@ static bool encode_field(ectx *c, const jtype *t, const jfield_proto *f,
         bool ok = encode_value(c, t, f, j, &v, &is_default, depth);
 
         if (ok && (!is_default || hvrpc_json__has_presence(t, f))) {
-            put_tag(out, (uint32_t)f->number, wire_type_of(f->type));
-            hvrpc_json__put(out, v.data, v.len);
-            if (v.oom)
-                out->oom = true;
+            hvrpc_json__put_tag(out, (uint32_t)f->number,
+                                hvrpc_json__wire_type(f->type));
+            hvrpc_json__put_buf(out, &v);
         }
         free(v.data);
         return ok;
@@ -584,11 +498,11 @@ static bool fraction(const char **p, int32_t *nanos)
 static void put_seconds_nanos(jbuf *out, int64_t s, int32_t n)
 {
     if (s != 0) {
-        put_tag(out, 1, WT_VARINT);
+        hvrpc_json__put_tag(out, 1, WT_VARINT);
         hvrpc_json__put_varint(out, (uint64_t)s);
     }
     if (n != 0) {
-        put_tag(out, 2, WT_VARINT);
+        hvrpc_json__put_tag(out, 2, WT_VARINT);
         hvrpc_json__put_varint(out, (uint64_t)(int64_t)n);
     }
 }
@@ -715,8 +629,8 @@ static bool field_mask(ectx *c, const json_t *j, jbuf *out)
             }
             hvrpc_json__put(&path, &ch, 1);
         }
-        put_tag(out, 1, WT_LEN);
-        put_len(out, &path);
+        hvrpc_json__put_tag(out, 1, WT_LEN);
+        hvrpc_json__put_len(out, &path);
         free(path.data);
         s = *end == ',' ? end + 1 : end;
     }
@@ -739,8 +653,8 @@ static bool list_value(ectx *c, const json_t *j, jbuf *out, int depth)
         bool ok = value_wkt(c, v, &e, depth + 1);
 
         if (ok) {
-            put_tag(out, 1, WT_LEN);
-            put_len(out, &e);
+            hvrpc_json__put_tag(out, 1, WT_LEN);
+            hvrpc_json__put_len(out, &e);
         }
         free(e.data);
         if (!ok)
@@ -763,15 +677,14 @@ static bool struct_wkt(ectx *c, const json_t *j, jbuf *out, int depth)
         jbuf e = {0}, val = {0};
         bool ok;
 
-        put_tag(&e, 1, WT_LEN);
-        hvrpc_json__put_varint(&e, strlen(key));
-        hvrpc_json__puts(&e, key);
+        hvrpc_json__put_tag(&e, 1, WT_LEN);
+        hvrpc_json__put_bytes(&e, key, strlen(key));
         ok = value_wkt(c, v, &val, depth + 1);
         if (ok) {
-            put_tag(&e, 2, WT_LEN);
-            put_len(&e, &val);
-            put_tag(out, 1, WT_LEN);
-            put_len(out, &e);
+            hvrpc_json__put_tag(&e, 2, WT_LEN);
+            hvrpc_json__put_len(&e, &val);
+            hvrpc_json__put_tag(out, 1, WT_LEN);
+            hvrpc_json__put_len(out, &e);
         }
         free(e.data);
         free(val.data);
@@ -791,41 +704,34 @@ static bool value_wkt(ectx *c, const json_t *j, jbuf *out, int depth)
         return bad(c, "nested deeper than %d levels", HVRPC_JSON_MAX_DEPTH);
     switch (json_typeof(j)) {
     case JSON_NULL:
-        put_tag(out, 1, WT_VARINT);
+        hvrpc_json__put_tag(out, 1, WT_VARINT);
         hvrpc_json__put_varint(out, 0);
         return true;
     case JSON_INTEGER:
-    case JSON_REAL: {
-        union {
-            double d;
-            uint64_t u;
-        } x;
-        x.d = json_number_value(j);
-        put_tag(out, 2, WT_I64);
-        put_fixed(out, x.u, 8);
+    case JSON_REAL:
+        hvrpc_json__put_tag(out, 2, WT_I64);
+        hvrpc_json__put_double(out, json_number_value(j));
         return true;
-    }
     case JSON_STRING:
-        put_tag(out, 3, WT_LEN);
-        hvrpc_json__put_varint(out, json_string_length(j));
-        hvrpc_json__put(out, json_string_value(j), json_string_length(j));
+        hvrpc_json__put_tag(out, 3, WT_LEN);
+        hvrpc_json__put_bytes(out, json_string_value(j), json_string_length(j));
         return true;
     case JSON_TRUE:
     case JSON_FALSE:
-        put_tag(out, 4, WT_VARINT);
+        hvrpc_json__put_tag(out, 4, WT_VARINT);
         hvrpc_json__put_varint(out, json_is_true(j) ? 1 : 0);
         return true;
     case JSON_OBJECT:
         ok = struct_wkt(c, j, &inner, depth);
-        put_tag(out, 5, WT_LEN);
+        hvrpc_json__put_tag(out, 5, WT_LEN);
         break;
     case JSON_ARRAY:
         ok = list_value(c, j, &inner, depth);
-        put_tag(out, 6, WT_LEN);
+        hvrpc_json__put_tag(out, 6, WT_LEN);
         break;
     }
     if (ok)
-        put_len(out, &inner);
+        hvrpc_json__put_len(out, &inner);
     free(inner.data);
     return ok;
 }
@@ -870,12 +776,11 @@ static bool any_wkt(ectx *c, const jtype *t, const json_t *j, jbuf *out,
         json_decref(copy);
     }
     if (ok) {
-        put_tag(out, 1, WT_LEN);
-        hvrpc_json__put_varint(out, strlen(url));
-        hvrpc_json__puts(out, url);
+        hvrpc_json__put_tag(out, 1, WT_LEN);
+        hvrpc_json__put_bytes(out, url, strlen(url));
         if (inner.len > 0) {
-            put_tag(out, 2, WT_LEN);
-            put_len(out, &inner);
+            hvrpc_json__put_tag(out, 2, WT_LEN);
+            hvrpc_json__put_len(out, &inner);
         }
     }
     free(inner.data);
@@ -929,26 +834,6 @@ static const jfield_proto *field_by_name(const jtype *t, const char *key)
     return NULL;
 }
 
-/* "a, b, c" of the JSON names, for an unknown-field message. */
-static void field_list(const jtype *t, char *out, size_t size)
-{
-    size_t used = 0;
-
-    out[0] = '\0';
-    for (size_t i = 0; i < t->d->n_field && used < size; i++) {
-        char buf[256];
-        const jfield_proto *f = t->d->field[i];
-        int n = snprintf(out + used, size - used, "%s%s", i > 0 ? ", " : "",
-                         strlen(f->name) < sizeof(buf)
-                             ? hvrpc_json__json_name(f, buf)
-                             : f->name);
-        if (n > 0)
-            used += (size_t)n;
-    }
-    if (used >= size && size > 4)
-        strcpy(out + size - 4, "...");
-}
-
 static int by_number(const void *a, const void *b)
 {
     const jfield_proto *x = *(const jfield_proto *const *)a;
@@ -992,10 +877,10 @@ static bool encode_message(ectx *c, const jtype *t, const json_t *j, jbuf *out,
             char fields[120];
             size_t mark = hvrpc_json__path_push_field(&c->path, key);
 
-            field_list(t, fields, sizeof(fields));
+            hvrpc_json__field_names(t, true, fields, sizeof(fields));
             hvrpc_json__path_pop(&c->path, mark);
             ok = bad(c, "unknown field \"%.60s\" in %s (fields: %s)", key,
-                     t->name, n > 0 ? fields : "none");
+                     t->name, fields);
             goto done;
         }
         while (t->d->field[idx] != f)
@@ -1042,13 +927,13 @@ static bool encode_message(ectx *c, const jtype *t, const json_t *j, jbuf *out,
                 jbuf e = {0};
 
                 value_wkt(c, vals[idx], &e, depth + 1);
-                put_tag(out, (uint32_t)f->number, WT_LEN);
-                put_len(out, &e);
+                hvrpc_json__put_tag(out, (uint32_t)f->number, WT_LEN);
+                hvrpc_json__put_len(out, &e);
                 free(e.data);
             } else if (f->label != REPEATED && f->type == T(ENUM) &&
                        strcmp(f->type_name, ".google.protobuf.NullValue") ==
                            0) {
-                put_tag(out, (uint32_t)f->number, WT_VARINT);
+                hvrpc_json__put_tag(out, (uint32_t)f->number, WT_VARINT);
                 hvrpc_json__put_varint(out, 0);
             }
         } else {
@@ -1091,14 +976,5 @@ hvrpc_code hvrpc_json_to_binary(const hvrpc_json_pool *p, const char *type,
                                     : "");
     encode_message(&c, &t, j, &b, 0);
     json_decref(j);
-    if (c.code == HVRPC_OK && b.oom)
-        c.code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                  "out of memory encoding %s", type);
-    if (c.code != HVRPC_OK) {
-        free(b.data);
-        return c.code;
-    }
-    out->data = b.data;
-    out->len = b.len;
-    return HVRPC_OK;
+    return hvrpc_json__hand_over(&b, c.code, type, out, st);
 }

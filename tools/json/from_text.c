@@ -21,39 +21,16 @@
  * items[1].count: 3000000000 is out of range for int32`.
  */
 #include <ctype.h>
-#include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json_internal.h"
+#include "text_lex.h"
 
 #define T(x)     GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_##x
 #define REPEATED GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__LABEL__LABEL_REPEATED
-
-typedef enum tkind { TK_END, TK_IDENT, TK_NUMBER, TK_STRING, TK_PUNCT } tkind;
-
-typedef struct token {
-    tkind kind;
-    const char *p; /* the token's text (a string: with its quotes) */
-    size_t n;
-    int line, col; /* 1-based */
-    int base;      /* TK_NUMBER: 8, 10 or 16 */
-    bool is_float; /* TK_NUMBER: a '.', an exponent or an 'f' suffix */
-} token;
-
-typedef struct pctx {
-    const hvrpc_json_pool *pool;
-    hvrpc_status *st;
-    hvrpc_code code; /* the first error; OK until then */
-    const char *s;   /* the input, len bytes, not NUL-terminated */
-    size_t len, pos;
-    int line, col; /* of pos */
-    token tok;     /* the next token, not yet consumed */
-    jpath path;
-} pctx;
 
 /* Per field of the message being parsed: its encoded entries so far. */
 typedef struct slot {
@@ -62,325 +39,7 @@ typedef struct slot {
     size_t count; /* entries, for the [i] of the path */
 } slot;
 
-#if defined(__GNUC__)
-HVRPC_PRINTF(3, 4)
-#endif
-static bool bad_at(pctx *c, const token *tk, const char *fmt, ...)
-{
-    char msg[HVRPC_STATUS_MESSAGE_MAX];
-    const char *path = c->path.text[0] == '.' ? c->path.text + 1 : c->path.text;
-    va_list ap;
-
-    if (c->code != HVRPC_OK)
-        return false; /* keep the first error */
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    c->code = HVRPC_INVALID_ARGUMENT;
-    hvrpc_status_set(c->st, c->code, "line %d, column %d: %s%s%s", tk->line,
-                     tk->col, path, path[0] != '\0' ? ": " : "", msg);
-    return false;
-}
-
-#define bad(c, ...) bad_at(c, &(c)->tok, __VA_ARGS__)
-
-/* How a token reads in a message: 'text' or what it is. */
-static const char *shown(const token *tk, char *buf, size_t size)
-{
-    if (tk->kind == TK_END)
-        return "the end of the input";
-    snprintf(buf, size, "'%.*s'", tk->n > 40 ? 40 : (int)tk->n, tk->p);
-    return buf;
-}
-
-/* --- lexer ------------------------------------------------------------ */
-
-static char at(const pctx *c, size_t i)
-{
-    return c->pos + i < c->len ? c->s[c->pos + i] : '\0';
-}
-
-static void step(pctx *c, size_t n)
-{
-    for (size_t i = 0; i < n && c->pos < c->len; i++, c->pos++) {
-        if (c->s[c->pos] == '\n') {
-            c->line++;
-            c->col = 1;
-        } else {
-            c->col++;
-        }
-    }
-}
-
-static bool is_ident_char(char ch)
-{
-    return isalnum((unsigned char)ch) || ch == '_';
-}
-
-/* Scans a number at pos into c->tok; false on a malformed one. */
-static bool lex_number(pctx *c)
-{
-    token *tk = &c->tok;
-    size_t i = 0;
-
-    tk->base = 10;
-    tk->is_float = false;
-    if (at(c, 0) == '0' && (at(c, 1) == 'x' || at(c, 1) == 'X')) {
-        tk->base = 16;
-        for (i = 2; isxdigit((unsigned char)at(c, i)); i++)
-            ;
-        if (i == 2)
-            return bad(c, "'0x' needs hex digits after it");
-    } else if (at(c, 0) == '0' && isdigit((unsigned char)at(c, 1))) {
-        tk->base = 8;
-        for (i = 1; isdigit((unsigned char)at(c, i)); i++) {
-            if (at(c, i) > '7')
-                return bad(c,
-                           "'%c' is not an octal digit (a number that "
-                           "starts with 0 is octal)",
-                           at(c, i));
-        }
-    } else {
-        while (isdigit((unsigned char)at(c, i)))
-            i++;
-        if (at(c, i) == '.') {
-            tk->is_float = true;
-            for (i++; isdigit((unsigned char)at(c, i)); i++)
-                ;
-        }
-        if (at(c, i) == 'e' || at(c, i) == 'E') {
-            tk->is_float = true;
-            i++;
-            if (at(c, i) == '+' || at(c, i) == '-')
-                i++;
-            if (!isdigit((unsigned char)at(c, i)))
-                return bad(c, "an exponent needs digits");
-            while (isdigit((unsigned char)at(c, i)))
-                i++;
-        }
-        if (at(c, i) == 'f' || at(c, i) == 'F') {
-            tk->is_float = true;
-            i++;
-        }
-    }
-    if (is_ident_char(at(c, i)) || at(c, i) == '.')
-        return bad(c, "'%c' right after a number: put a space between them",
-                   at(c, i));
-    tk->n = i;
-    return true;
-}
-
-/* Scans a quoted string at pos (checked: the escapes are decoded later). */
-static bool lex_string(pctx *c)
-{
-    char quote = at(c, 0);
-    size_t i = 1;
-
-    for (;;) {
-        char ch = at(c, i);
-
-        if (c->pos + i >= c->len || ch == '\n')
-            return bad(c, "unterminated string (strings end on the line "
-                          "they start; join lines with \"a\" \"b\")");
-        if (ch == quote)
-            break;
-        i += ch == '\\' ? 2 : 1;
-    }
-    c->tok.n = i + 1;
-    return true;
-}
-
-/* Moves to the next token. False on a lexical error (reported). */
-static bool advance(pctx *c)
-{
-    token *tk = &c->tok;
-    char ch;
-
-    step(c, tk->n);
-    for (;;) {
-        ch = at(c, 0);
-        if (c->pos >= c->len) {
-            break;
-        } else if (ch == '#') {
-            while (c->pos < c->len && at(c, 0) != '\n')
-                step(c, 1);
-        } else if (isspace((unsigned char)ch)) {
-            step(c, 1);
-        } else {
-            break;
-        }
-    }
-    tk->p = c->s + c->pos;
-    tk->n = 0;
-    tk->line = c->line;
-    tk->col = c->col;
-    if (c->pos >= c->len) {
-        tk->kind = TK_END;
-        return true;
-    }
-    if (isalpha((unsigned char)ch) || ch == '_') {
-        tk->kind = TK_IDENT;
-        while (is_ident_char(at(c, tk->n)))
-            tk->n++;
-        return true;
-    }
-    if (isdigit((unsigned char)ch) ||
-        (ch == '.' && isdigit((unsigned char)at(c, 1)))) {
-        tk->kind = TK_NUMBER;
-        return lex_number(c);
-    }
-    if (ch == '"' || ch == '\'') {
-        tk->kind = TK_STRING;
-        return lex_string(c);
-    }
-    if (strchr(":{}<>[],;-/.", ch) != NULL) {
-        tk->kind = TK_PUNCT;
-        tk->n = 1;
-        return true;
-    }
-    tk->kind = TK_END; /* stops the parser; the error says why */
-    if (isprint((unsigned char)ch))
-        return bad(c, "unexpected character '%c'", ch);
-    return bad(c, "unexpected byte 0x%02x", (unsigned)(unsigned char)ch);
-}
-
-static bool is_punct(const pctx *c, char ch)
-{
-    return c->tok.kind == TK_PUNCT && c->tok.p[0] == ch;
-}
-
-static bool is_word(const token *tk, const char *w)
-{
-    return tk->kind == TK_IDENT && strlen(w) == tk->n &&
-           memcmp(tk->p, w, tk->n) == 0;
-}
-
-/* Consumes ch when it is next. */
-static bool accept(pctx *c, char ch, bool *ok)
-{
-    if (!is_punct(c, ch))
-        return false;
-    *ok = advance(c);
-    return true;
-}
-
 /* --- values ----------------------------------------------------------- */
-
-static bool hex_digit(char ch, unsigned *v)
-{
-    if (ch >= '0' && ch <= '9')
-        *v = (unsigned)(ch - '0');
-    else if (ch >= 'a' && ch <= 'f')
-        *v = (unsigned)(ch - 'a' + 10);
-    else if (ch >= 'A' && ch <= 'F')
-        *v = (unsigned)(ch - 'A' + 10);
-    else
-        return false;
-    return true;
-}
-
-static void put_utf8(jbuf *b, uint32_t cp)
-{
-    uint8_t u[4];
-    size_t n;
-
-    if (cp < 0x80) {
-        u[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (uint8_t)(0xc0 | cp >> 6);
-        u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (uint8_t)(0xe0 | cp >> 12);
-        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (uint8_t)(0xf0 | cp >> 18);
-        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    hvrpc_json__put(b, u, n);
-}
-
-/* Decodes the string token tk (quotes included) onto out. */
-static bool unescape(pctx *c, const token *tk, jbuf *out)
-{
-    static const char from[] = "abfnrtv\\'\"?";
-    static const char to[] = "\a\b\f\n\r\t\v\\'\"?";
-    const char *s = tk->p + 1, *end = tk->p + tk->n - 1;
-
-    while (s < end) {
-        const char *e;
-        unsigned v = 0, d;
-        int n = 0;
-
-        if (*s != '\\') {
-            hvrpc_json__put(out, s++, 1);
-            continue;
-        }
-        s++; /* the lexer saw to it that an escape has its character */
-        if (*s != '\0' && (e = strchr(from, *s)) != NULL) {
-            hvrpc_json__put(out, &to[e - from], 1);
-            s++;
-        } else if (*s >= '0' && *s <= '7') {
-            for (; n < 3 && s < end && *s >= '0' && *s <= '7'; n++)
-                v = v * 8 + (unsigned)(*s++ - '0');
-            if (v > 0xff)
-                return bad_at(c, tk, "octal escape \\%o is over \\377", v);
-            hvrpc_json__put(out, &(uint8_t){(uint8_t)v}, 1);
-        } else if (*s == 'x' || *s == 'X') {
-            for (s++; n < 2 && s < end && hex_digit(*s, &d); n++, s++)
-                v = v * 16 + d;
-            if (n == 0)
-                return bad_at(c, tk, "'\\x' needs hex digits after it");
-            hvrpc_json__put(out, &(uint8_t){(uint8_t)v}, 1);
-        } else if (*s == 'u' || *s == 'U') {
-            int want = *s == 'u' ? 4 : 8;
-
-            for (s++; n < want && s < end && hex_digit(*s, &d); n++, s++)
-                v = v * 16 + d;
-            if (n < want)
-                return bad_at(c, tk, "'\\%c' needs %d hex digits",
-                              want == 4 ? 'u' : 'U', want);
-            if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-                return bad_at(c, tk, "\\%c%0*x is not a Unicode code point",
-                              want == 4 ? 'u' : 'U', want, v);
-            put_utf8(out, v);
-        } else {
-            return bad_at(c, tk, "unknown escape '\\%c'", *s);
-        }
-    }
-    return true;
-}
-
-/* The magnitude of an integer token; false when it does not fit 64 bits. */
-static bool magnitude(const token *tk, uint64_t *v)
-{
-    size_t i = tk->base == 16 ? 2 : 0;
-    unsigned d = 0;
-
-    *v = 0;
-    for (; i < tk->n; i++) {
-        hex_digit(tk->p[i], &d);
-        if (*v > (UINT64_MAX - d) / (unsigned)tk->base)
-            return false;
-        *v = *v * (unsigned)tk->base + d;
-    }
-    return true;
-}
-
-static void put_fixed(jbuf *b, uint64_t v, int bytes)
-{
-    uint8_t tmp[8];
-
-    for (int i = 0; i < bytes; i++)
-        tmp[i] = (uint8_t)(v >> (8 * i));
-    hvrpc_json__put(b, tmp, (size_t)bytes);
-}
 
 /* An integer value: [-]NUMBER in [min, max] (signed) or [0, umax]. The
  * token is consumed. */
@@ -394,8 +53,8 @@ static bool integer(pctx *c, const char *type, bool neg, bool is_unsigned,
 
     if (tk.kind != TK_NUMBER || tk.is_float)
         return bad(c, "expected an integer (%s), got %s", type,
-                   shown(&tk, buf, sizeof(buf)));
-    if (!magnitude(&tk, &m))
+                   hvrpc_json__tok_shown(&tk, buf, sizeof(buf)));
+    if (!hvrpc_json__tok_magnitude(&tk, &m))
         return bad(c, "%s%.*s is out of range for %s", neg ? "-" : "",
                    (int)tk.n, tk.p, type);
     if (is_unsigned) {
@@ -412,7 +71,7 @@ static bool integer(pctx *c, const char *type, bool neg, bool is_unsigned,
                        (int)tk.n, tk.p, type);
         *s = neg ? (int64_t)(0 - m) : (int64_t)m;
     }
-    return advance(c);
+    return hvrpc_json__tok_next(c);
 }
 
 /* A float or double: a number, inf, infinity or nan. Consumed. */
@@ -433,10 +92,10 @@ static bool real(pctx *c, bool neg, double *d)
             *d = NAN;
         else
             return bad(c, "expected a number (or inf, nan), got %s",
-                       shown(&tk, buf, sizeof(buf)));
+                       hvrpc_json__tok_shown(&tk, buf, sizeof(buf)));
     } else if (tk.kind != TK_NUMBER) {
         return bad(c, "expected a number, got %s",
-                   shown(&tk, buf, sizeof(buf)));
+                   hvrpc_json__tok_shown(&tk, buf, sizeof(buf)));
     } else if (tk.base != 10) {
         return bad(c,
                    "expected a decimal number, got %.*s (hex and octal "
@@ -455,7 +114,7 @@ static bool real(pctx *c, bool neg, double *d)
     }
     if (neg)
         *d = -*d;
-    return advance(c);
+    return hvrpc_json__tok_next(c);
 }
 
 /* Whether the enum of type_name is closed (proto2: unknown numbers are
@@ -474,8 +133,7 @@ static bool enum_value(pctx *c, const jfield_proto *f, bool neg, int32_t *v)
     bool closed;
     const jenum_proto *e = find_enum(c, f->type_name, &closed);
     token tk = c->tok;
-    char names[120] = "";
-    size_t used = 0;
+    char names[120];
     int64_t s;
 
     if (e == NULL)
@@ -488,8 +146,9 @@ static bool enum_value(pctx *c, const jfield_proto *f, bool neg, int32_t *v)
             if (e->value[i]->number == *v)
                 return true;
         }
-        return !closed || bad_at(c, &tk, "%d is not a value of enum %s", *v,
-                                 f->type_name + 1);
+        return !closed ||
+               hvrpc_json__tok_fail(c, &tk, "%d is not a value of enum %s", *v,
+                                    f->type_name + 1);
     }
     if (tk.kind != TK_IDENT || neg)
         return bad(c, "expected a value of enum %s (a name or a number)",
@@ -497,15 +156,10 @@ static bool enum_value(pctx *c, const jfield_proto *f, bool neg, int32_t *v)
     for (size_t i = 0; i < e->n_value; i++) {
         if (is_word(&tk, e->value[i]->name)) {
             *v = e->value[i]->number;
-            return advance(c);
-        }
-        if (used < sizeof(names)) {
-            int n = snprintf(names + used, sizeof(names) - used, "%s%s",
-                             used > 0 ? ", " : "", e->value[i]->name);
-            if (n > 0)
-                used += (size_t)n;
+            return hvrpc_json__tok_next(c);
         }
     }
+    hvrpc_json__enum_names(e, names, sizeof(names));
     return bad(c, "'%.*s' is not a value of enum %s (values: %s)",
                tk.n > 60 ? 60 : (int)tk.n, tk.p, f->type_name + 1, names);
 }
@@ -523,8 +177,8 @@ static bool boolean(pctx *c, bool *v)
         *v = false;
     else
         return bad(c, "expected bool (true or false), got %s",
-                   shown(tk, buf, sizeof(buf)));
-    return advance(c);
+                   hvrpc_json__tok_shown(tk, buf, sizeof(buf)));
+    return hvrpc_json__tok_next(c);
 }
 
 /* One scalar value of f (no tag) onto out; *is_default when it is the
@@ -557,18 +211,7 @@ static bool scalar(pctx *c, const jfield_proto *f, jbuf *out, bool *is_default)
                      wide ? INT64_MAX : INT32_MAX, 0, &s, NULL))
             return false;
         *is_default = s == 0;
-        if (f->type == T(SFIXED32))
-            put_fixed(out, (uint32_t)(int32_t)s, 4);
-        else if (f->type == T(SFIXED64))
-            put_fixed(out, (uint64_t)s, 8);
-        else if (f->type == T(SINT32))
-            hvrpc_json__put_varint(
-                out, (uint32_t)(((uint32_t)s << 1) ^ (uint32_t)(s >> 31)));
-        else if (f->type == T(SINT64))
-            hvrpc_json__put_varint(out,
-                                   ((uint64_t)s << 1) ^ (uint64_t)(s >> 63));
-        else
-            hvrpc_json__put_varint(out, (uint64_t)s);
+        hvrpc_json__put_signed(out, f->type, s);
         return true;
     }
     case T(UINT32):
@@ -581,44 +224,17 @@ static bool scalar(pctx *c, const jfield_proto *f, jbuf *out, bool *is_default)
                      NULL, &u))
             return false;
         *is_default = u == 0;
-        if (f->type == T(FIXED32) || f->type == T(FIXED64))
-            put_fixed(out, u, wide ? 8 : 4);
-        else
-            hvrpc_json__put_varint(out, u);
+        hvrpc_json__put_unsigned(out, f->type, u);
         return true;
     }
     case T(DOUBLE):
-    case T(FLOAT): {
-        union {
-            double d;
-            uint64_t u;
-        } x64;
-        union {
-            float f;
-            uint32_t u;
-        } x32;
-
+    case T(FLOAT):
+        /* As protoc: beyond float's range is infinity, not an error. */
         if (!real(c, neg, &d))
             return false;
-        if (f->type == T(DOUBLE)) {
-            x64.d = d;
-            *is_default = x64.u == 0;
-            put_fixed(out, x64.u, 8);
-            return true;
-        }
-        /* As protoc: beyond float's range is infinity, not an error (and
-         * what rounds to FLT_MAX is FLT_MAX). The conversion itself would
-         * be undefined out of range. */
-        if (d >= 0x1.ffffffp+127)
-            x32.f = INFINITY;
-        else if (d <= -0x1.ffffffp+127)
-            x32.f = -INFINITY;
-        else
-            x32.f = (float)d;
-        *is_default = x32.u == 0;
-        put_fixed(out, x32.u, 4);
+        *is_default = f->type == T(DOUBLE) ? hvrpc_json__put_double(out, d)
+                                           : hvrpc_json__put_float(out, d);
         return true;
-    }
     case T(BOOL): {
         bool v = false;
 
@@ -645,54 +261,19 @@ static bool scalar(pctx *c, const jfield_proto *f, jbuf *out, bool *is_default)
 
         if (c->tok.kind != TK_STRING)
             return bad(c, "expected a quoted string (%s), got %s", tn,
-                       shown(&c->tok, buf, sizeof(buf)));
+                       hvrpc_json__tok_shown(&c->tok, buf, sizeof(buf)));
         while (ok && c->tok.kind == TK_STRING) {
-            ok = unescape(c, &c->tok, &raw) && advance(c);
+            ok = hvrpc_json__tok_string(c, &c->tok, &raw) &&
+                 hvrpc_json__tok_next(c);
         }
         *is_default = raw.len == 0;
-        hvrpc_json__put_varint(out, raw.len);
-        hvrpc_json__put(out, raw.data, raw.len);
-        if (raw.oom)
-            out->oom = true;
+        hvrpc_json__put_len(out, &raw);
         free(raw.data);
         return ok;
     }
     default:
         return bad(c, "field %s: groups are not supported", f->name);
     }
-}
-
-static int wire_type_of(Google__Protobuf__FieldDescriptorProto__Type type)
-{
-    switch (type) {
-    case T(DOUBLE):
-    case T(FIXED64):
-    case T(SFIXED64):
-        return WT_I64;
-    case T(FLOAT):
-    case T(FIXED32):
-    case T(SFIXED32):
-        return WT_I32;
-    case T(STRING):
-    case T(BYTES):
-    case T(MESSAGE):
-        return WT_LEN;
-    default:
-        return WT_VARINT;
-    }
-}
-
-static void put_tag(jbuf *b, uint32_t number, int wt)
-{
-    hvrpc_json__put_varint(b, (uint64_t)number << 3 | (uint64_t)wt);
-}
-
-static void put_len(jbuf *b, const jbuf *inner)
-{
-    hvrpc_json__put_varint(b, inner->len);
-    hvrpc_json__put(b, inner->data, inner->len);
-    if (inner->oom)
-        b->oom = true;
 }
 
 /* --- messages --------------------------------------------------------- */
@@ -712,11 +293,11 @@ static bool message(pctx *c, const char *type_name, jbuf *out, int depth)
         return bad(c, "type %s is not in the schema", type_name + 1);
     if (!is_punct(c, '{') && !is_punct(c, '<'))
         return bad(c, "expected '{' (or '<') to open a %s, got %s", sub.name,
-                   shown(&c->tok, buf, sizeof(buf)));
+                   hvrpc_json__tok_shown(&c->tok, buf, sizeof(buf)));
     close = c->tok.p[0] == '{' ? '}' : '>';
-    ok = advance(c) && fields(c, &sub, close, &inner, depth + 1);
+    ok = hvrpc_json__tok_next(c) && fields(c, &sub, close, &inner, depth + 1);
     if (ok)
-        put_len(out, &inner);
+        hvrpc_json__put_len(out, &inner);
     free(inner.data);
     return ok;
 }
@@ -742,10 +323,9 @@ static bool value(pctx *c, const jtype *t, const jfield_proto *f, slot *sl,
                hvrpc_json__has_presence(t, f) ||
                (t->d->options != NULL && t->d->options->map_entry))) {
         if (!packed)
-            put_tag(&sl->b, (uint32_t)f->number, wire_type_of(f->type));
-        hvrpc_json__put(&sl->b, v.data, v.len);
-        if (v.oom)
-            sl->b.oom = true;
+            hvrpc_json__put_tag(&sl->b, (uint32_t)f->number,
+                                hvrpc_json__wire_type(f->type));
+        hvrpc_json__put_buf(&sl->b, &v);
     }
     free(v.data);
     sl->count++;
@@ -759,7 +339,7 @@ static bool list(pctx *c, const jtype *t, const jfield_proto *f, slot *sl,
                  int depth)
 {
     char buf[64];
-    bool ok = advance(c);
+    bool ok = hvrpc_json__tok_next(c);
 
     if (ok && accept(c, ']', &ok))
         return ok;
@@ -769,7 +349,7 @@ static bool list(pctx *c, const jtype *t, const jfield_proto *f, slot *sl,
             return ok;
         if (!accept(c, ',', &ok))
             return bad(c, "expected ',' or ']' in the list, got %s",
-                       shown(&c->tok, buf, sizeof(buf)));
+                       hvrpc_json__tok_shown(&c->tok, buf, sizeof(buf)));
     }
     return false;
 }
@@ -784,28 +364,13 @@ static const jfield_proto *field_named(const jtype *t, const token *tk)
     return NULL;
 }
 
-static void field_list(const jtype *t, char *out, size_t size)
-{
-    size_t used = 0;
-
-    snprintf(out, size, "none");
-    for (size_t i = 0; i < t->d->n_field && used < size; i++) {
-        int n = snprintf(out + used, size - used, "%s%s", i > 0 ? ", " : "",
-                         t->d->field[i]->name);
-        if (n > 0)
-            used += (size_t)n;
-    }
-    if (used >= size && size > 4)
-        strcpy(out + size - 4, "...");
-}
-
 /* `[type.googleapis.com/pkg.Msg] {...}` in an Any: fields 1 and 2. */
 static bool any_expanded(pctx *c, const jtype *t, slot *slots, int depth)
 {
     jbuf url = {0}, inner = {0};
     token start = c->tok;
     const char *slash;
-    bool ok = advance(c);
+    bool ok = hvrpc_json__tok_next(c);
     char type[300];
 
     while (ok && !is_punct(c, ']')) {
@@ -815,20 +380,21 @@ static bool any_expanded(pctx *c, const jtype *t, slot *slots, int depth)
             return bad(c, "expected a type URL and ']' after '['");
         }
         hvrpc_json__put(&url, c->tok.p, c->tok.n);
-        ok = advance(c);
+        ok = hvrpc_json__tok_next(c);
     }
     hvrpc_json__put(&url, "", 1);
     slash = url.data != NULL ? strrchr((char *)url.data, '/') : NULL;
     if (ok && (slash == NULL || t->d->n_field < 2 || slots[0].seen ||
                slots[1].seen)) {
-        ok = bad_at(c, &start,
-                    slash == NULL ? "expected [type.googleapis.com/"
-                                    "pkg.Message] (a type URL)"
-                                  : "the Any is given twice");
+        ok = hvrpc_json__tok_fail(c, &start,
+                                  slash == NULL
+                                      ? "expected [type.googleapis.com/"
+                                        "pkg.Message] (a type URL)"
+                                      : "the Any is given twice");
     }
     if (ok) {
         snprintf(type, sizeof(type), ".%s", slash + 1);
-        ok = advance(c); /* the ']' */
+        ok = hvrpc_json__tok_next(c); /* the ']' */
         if (ok && accept(c, ':', &ok) && !ok)
             ok = false;
         ok = ok && message(c, type, &inner, depth);
@@ -839,11 +405,10 @@ static bool any_expanded(pctx *c, const jtype *t, slot *slots, int depth)
         uint64_t n;
 
         hvrpc_json__get_varint(inner.data, inner.len, &pos, &n);
-        put_tag(&slots[0].b, 1, WT_LEN);
-        hvrpc_json__put_varint(&slots[0].b, url.len - 1);
-        hvrpc_json__put(&slots[0].b, url.data, url.len - 1);
+        hvrpc_json__put_tag(&slots[0].b, 1, WT_LEN);
+        hvrpc_json__put_bytes(&slots[0].b, url.data, url.len - 1);
         if (n > 0) {
-            put_tag(&slots[1].b, 2, WT_LEN);
+            hvrpc_json__put_tag(&slots[1].b, 2, WT_LEN);
             hvrpc_json__put(&slots[1].b, inner.data, inner.len);
         }
         slots[0].seen = slots[1].seen = true;
@@ -864,9 +429,9 @@ static bool field(pctx *c, const jtype *t, slot *slots, int depth)
 
     if (name.kind != TK_IDENT)
         return bad(c, "expected a field name of %s, got %s", t->name,
-                   shown(&name, buf, sizeof(buf)));
+                   hvrpc_json__tok_shown(&name, buf, sizeof(buf)));
     if (f == NULL) {
-        field_list(t, list_text, sizeof(list_text));
+        hvrpc_json__field_names(t, false, list_text, sizeof(list_text));
         return bad(c, "unknown field '%.*s' in %s (fields: %s)",
                    name.n > 60 ? 60 : (int)name.n, name.p, t->name, list_text);
     }
@@ -874,29 +439,31 @@ static bool field(pctx *c, const jtype *t, slot *slots, int depth)
         idx++;
     mark = hvrpc_json__path_push_field(&c->path, f->name);
     if (f->label != REPEATED && slots[idx].seen)
-        return bad_at(c, &name, "field %s is given twice (it is not repeated)",
-                      f->name);
+        return hvrpc_json__tok_fail(
+            c, &name, "field %s is given twice (it is not repeated)", f->name);
     for (size_t i = 0; f->has_oneof_index && i < t->d->n_field; i++) {
         const jfield_proto *g = t->d->field[i];
 
         if (i != idx && slots[i].seen && g->has_oneof_index &&
             g->oneof_index == f->oneof_index)
-            return bad_at(c, &name,
-                          "fields %s and %s are members of the same oneof: "
-                          "give one",
-                          g->name, f->name);
+            return hvrpc_json__tok_fail(
+                c, &name,
+                "fields %s and %s are members of the same oneof: "
+                "give one",
+                g->name, f->name);
     }
     if (f->type == T(GROUP))
-        return bad_at(c, &name, "field %s: groups are not supported", f->name);
+        return hvrpc_json__tok_fail(
+            c, &name, "field %s: groups are not supported", f->name);
     slots[idx].seen = true;
-    ok = advance(c);
+    ok = hvrpc_json__tok_next(c);
     colon = ok && accept(c, ':', &ok);
     if (!ok)
         return false;
     if (!colon && f->type != T(MESSAGE))
         return bad(c, "expected ':' after %s (a %s), got %s", f->name,
                    hvrpc_json__type_name(f->type),
-                   shown(&c->tok, buf, sizeof(buf)));
+                   hvrpc_json__tok_shown(&c->tok, buf, sizeof(buf)));
     if (is_punct(c, '[')) {
         if (f->label != REPEATED)
             return bad(c,
@@ -920,11 +487,12 @@ static void map_entry_defaults(const jtype *t, slot *slots)
 
         if (slots[i].seen || (f->number != 1 && f->number != 2))
             continue;
-        put_tag(&slots[i].b, (uint32_t)f->number, wire_type_of(f->type));
-        if (wire_type_of(f->type) == WT_I64)
-            put_fixed(&slots[i].b, 0, 8);
-        else if (wire_type_of(f->type) == WT_I32)
-            put_fixed(&slots[i].b, 0, 4);
+        hvrpc_json__put_tag(&slots[i].b, (uint32_t)f->number,
+                            hvrpc_json__wire_type(f->type));
+        if (hvrpc_json__wire_type(f->type) == WT_I64)
+            hvrpc_json__put_fixed(&slots[i].b, 0, 8);
+        else if (hvrpc_json__wire_type(f->type) == WT_I32)
+            hvrpc_json__put_fixed(&slots[i].b, 0, 4);
         else
             hvrpc_json__put_varint(&slots[i].b, 0);
     }
@@ -961,7 +529,7 @@ static bool fields(pctx *c, const jtype *t, char close, jbuf *out, int depth)
     }
     while (ok) {
         if (close != '\0' && is_punct(c, close)) {
-            ok = advance(c);
+            ok = hvrpc_json__tok_next(c);
             break;
         }
         if (c->tok.kind == TK_END) {
@@ -981,7 +549,7 @@ static bool fields(pctx *c, const jtype *t, char close, jbuf *out, int depth)
             if (close != '\0')
                 snprintf(what, sizeof(what), " or '%c'", close);
             ok = bad(c, "expected a field name of %s%s, got %s", t->name, what,
-                     shown(&c->tok, buf, sizeof(buf)));
+                     hvrpc_json__tok_shown(&c->tok, buf, sizeof(buf)));
         } else {
             ok = field(c, t, slots, depth);
         }
@@ -998,15 +566,11 @@ static bool fields(pctx *c, const jtype *t, char close, jbuf *out, int depth)
 
         while (t->d->field[idx] != order[i])
             idx++;
-        if (slots[idx].b.len > 0 && order[i]->label == REPEATED &&
-            hvrpc_json__packed(t, order[i])) {
-            put_tag(out, (uint32_t)order[i]->number, WT_LEN);
-            put_len(out, &slots[idx].b);
-        } else {
-            hvrpc_json__put(out, slots[idx].b.data, slots[idx].b.len);
-            if (slots[idx].b.oom)
-                out->oom = true;
-        }
+        if (order[i]->label == REPEATED && hvrpc_json__packed(t, order[i]))
+            hvrpc_json__put_packed(out, (uint32_t)order[i]->number,
+                                   &slots[idx].b);
+        else
+            hvrpc_json__put_buf(out, &slots[idx].b);
     }
     for (size_t i = 0; i < n; i++)
         free(slots[i].b.data);
@@ -1028,16 +592,7 @@ hvrpc_code hvrpc_json_text_to_binary(const hvrpc_json_pool *p, const char *type,
     if (!hvrpc_json__type(p, type, &t))
         return hvrpc_status_set(st, HVRPC_NOT_FOUND,
                                 "message type %s is not in the schema", type);
-    if (advance(&c))
+    if (hvrpc_json__tok_next(&c))
         fields(&c, &t, '\0', &b, 0);
-    if (c.code == HVRPC_OK && b.oom)
-        c.code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                  "out of memory encoding %s", type);
-    if (c.code != HVRPC_OK) {
-        free(b.data);
-        return c.code;
-    }
-    out->data = b.data;
-    out->len = b.len;
-    return HVRPC_OK;
+    return hvrpc_json__hand_over(&b, c.code, type, out, st);
 }

@@ -1,11 +1,12 @@
 /*
  * json_internal.h - what the files of libhvrpc_json share: the pool's
  * tables, a growable byte buffer, the JSON path used in error messages,
- * and the wire-format primitives.
+ * and the wire-format primitives (reading and writing).
  */
 #ifndef HVRPC_JSON_INTERNAL_H
 #define HVRPC_JSON_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +74,12 @@ bool hvrpc_json__packable(Google__Protobuf__FieldDescriptorProto__Type type);
 const jfield_proto *hvrpc_json__field_by_number(const jtype *t, uint32_t n);
 /* The protoc name of a field type ("int32", "message", ...). */
 const char *hvrpc_json__type_name(Google__Protobuf__FieldDescriptorProto__Type);
+/* For error messages: "a, b, c", the names of t's fields (their JSON names
+ * or their .proto names), "none" when it has none, ending in "..." when cut
+ * at size; the value names of e ("" when none), cut at size. */
+void hvrpc_json__field_names(const jtype *t, bool json_names, char *out,
+                             size_t size);
+void hvrpc_json__enum_names(const jenum_proto *e, char *out, size_t size);
 
 /* --- growable bytes / text ------------------------------------------- */
 
@@ -111,10 +118,55 @@ bool hvrpc_json__get_varint(const uint8_t *data, size_t len, size_t *pos,
 bool hvrpc_json__skip(const uint8_t *data, size_t len, size_t *pos, int wt,
                       uint32_t field, int depth);
 
+/* Writing it (wire_out.c), shared by the JSON and the text-format
+ * encoders. */
+
+/* The wire type of one value of a field type (a group: WT_SGROUP). */
+int hvrpc_json__wire_type(Google__Protobuf__FieldDescriptorProto__Type type);
+void hvrpc_json__put_tag(jbuf *b, uint32_t number, int wt);
+/* The low `bytes` (4 or 8) bytes of v, little-endian. */
+void hvrpc_json__put_fixed(jbuf *b, uint64_t v, int bytes);
+/* A length-delimited value: len, then the bytes. */
+void hvrpc_json__put_bytes(jbuf *b, const void *data, size_t len);
+/* inner as a length-delimited value / as it is; both carry inner's oom. */
+void hvrpc_json__put_len(jbuf *b, const jbuf *inner);
+void hvrpc_json__put_buf(jbuf *b, const jbuf *inner);
+/* An integer as its field type writes it: zigzag (sint), fixed
+ * (sfixed, fixed) or a varint (int, uint, enum). */
+void hvrpc_json__put_signed(jbuf *b,
+                            Google__Protobuf__FieldDescriptorProto__Type type,
+                            int64_t v);
+void hvrpc_json__put_unsigned(jbuf *b,
+                              Google__Protobuf__FieldDescriptorProto__Type type,
+                              uint64_t v);
+/* A double / float's bits; true when they are all zero, the default (-0.0
+ * is not). A float beyond its range is written as infinity, as protoc. */
+bool hvrpc_json__put_double(jbuf *b, double v);
+bool hvrpc_json__put_float(jbuf *b, double v);
+/* A packed repeated field: its elements (written without tags) as one
+ * length-delimited record, nothing when there are none. */
+void hvrpc_json__put_packed(jbuf *b, uint32_t number, const jbuf *elems);
+/* The end of an encoding of type: b handed over to out when code is OK
+ * and nothing failed to allocate, else freed; returns the outcome. */
+hvrpc_code hvrpc_json__hand_over(jbuf *b, hvrpc_code code, const char *type,
+                                 hvrpc_buf *out, hvrpc_status *st);
+
 /* Formats a double / float as protobuf does (shortest of %.15g/%.17g,
  * %.6g/%.9g that reads back the same): buf has 32 bytes. */
 void hvrpc_json__format_double(double v, char *buf);
 void hvrpc_json__format_float(float v, char *buf);
+
+/* --- errors ----------------------------------------------------------- */
+
+/* Records an encoder's first error: unless *first holds one already,
+ * *first becomes code and st "<where><message>". Returns false. */
+bool hvrpc_json__fail_first(hvrpc_code *first, hvrpc_status *st,
+                            hvrpc_code code, const char *where, const char *fmt,
+                            va_list ap)
+#if defined(__GNUC__)
+    HVRPC_PRINTF(5, 0)
+#endif
+        ;
 
 /* --- JSON paths for error messages ------------------------------------ */
 

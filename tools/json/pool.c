@@ -720,3 +720,45 @@ hvrpc_json__type_name(Google__Protobuf__FieldDescriptorProto__Type type)
         return names[type];
     return "?";
 }
+
+/* Appends ", item" (just item first) to the list in out; *used counts what
+ * is written, past size when it was cut. */
+static void list_add(char *out, size_t size, size_t *used, const char *item)
+{
+    int n;
+
+    if (*used >= size)
+        return;
+    n = snprintf(out + *used, size - *used, "%s%s", *used > 0 ? ", " : "",
+                 item);
+    if (n > 0)
+        *used += (size_t)n;
+}
+
+void hvrpc_json__field_names(const jtype *t, bool json_names, char *out,
+                             size_t size)
+{
+    size_t used = 0;
+
+    snprintf(out, size, "none");
+    for (size_t i = 0; i < t->d->n_field; i++) {
+        const jfield_proto *f = t->d->field[i];
+        char buf[256];
+
+        list_add(out, size, &used,
+                 json_names && strlen(f->name) < sizeof(buf)
+                     ? hvrpc_json__json_name(f, buf)
+                     : f->name);
+    }
+    if (used >= size && size > 4)
+        strcpy(out + size - 4, "...");
+}
+
+void hvrpc_json__enum_names(const jenum_proto *e, char *out, size_t size)
+{
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < e->n_value; i++)
+        list_add(out, size, &used, e->value[i]->name);
+}

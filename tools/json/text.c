@@ -79,28 +79,6 @@ typedef struct tval {
     size_t len;
 } tval;
 
-static int elem_wire_type(Google__Protobuf__FieldDescriptorProto__Type type)
-{
-    switch (type) {
-    case T(DOUBLE):
-    case T(FIXED64):
-    case T(SFIXED64):
-        return WT_I64;
-    case T(FLOAT):
-    case T(FIXED32):
-    case T(SFIXED32):
-        return WT_I32;
-    case T(STRING):
-    case T(BYTES):
-    case T(MESSAGE):
-        return WT_LEN;
-    case T(GROUP):
-        return WT_SGROUP;
-    default:
-        return WT_VARINT;
-    }
-}
-
 static bool read_val(const uint8_t *data, size_t len, size_t *pos, int wt,
                      tval *v)
 {
@@ -344,10 +322,11 @@ static bool print_map(tctx *c, const jfield_proto *f, const jtype *entry,
                 ok = tfail(c, entry->name, "malformed");
                 break;
             }
-            if (etag >> 3 == 1 && (int)(etag & 7) == elem_wire_type(kf->type))
+            if (etag >> 3 == 1 &&
+                (int)(etag & 7) == hvrpc_json__wire_type(kf->type))
                 es[n].key = ev;
             else if (etag >> 3 == 2 &&
-                     (int)(etag & 7) == elem_wire_type(vf->type)) {
+                     (int)(etag & 7) == hvrpc_json__wire_type(vf->type)) {
                 es[n].value = ev;
                 es[n].has_value = true;
             }
@@ -413,7 +392,7 @@ static bool print_message(tctx *c, const jtype *t, const uint8_t *data,
         jtype entry;
         tval last;
         bool have = false;
-        int ewt = elem_wire_type(f->type);
+        int ewt = hvrpc_json__wire_type(f->type);
 
         if (hvrpc_json__is_map(c->pool, f, &entry)) {
             ok = print_map(c, f, &entry, data, len, depth);

@@ -297,3 +297,17 @@ bool hvrpc_json__unbase64(const char *text, jbuf *out)
     }
     return true;
 }
+
+bool hvrpc_json__fail_first(hvrpc_code *first, hvrpc_status *st,
+                            hvrpc_code code, const char *where, const char *fmt,
+                            va_list ap)
+{
+    char msg[HVRPC_STATUS_MESSAGE_MAX];
+
+    if (*first != HVRPC_OK)
+        return false; /* keep the first error: the later ones follow it */
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    *first = code;
+    hvrpc_status_set(st, code, "%s%s", where, msg);
+    return false;
+}
