@@ -16,7 +16,8 @@
 # Host side: `hvrpc serve` (the bus broker), hvrpc-kvp-host (the data
 # exchange, SQLite in a temporary directory), hvrpc-agent-monitor (the
 # heartbeats, as health statuses). Guest side: hvrpc-kvp-guest (reports
-# its facts, watches its host keys) and hvrpc-agent. Shows the guest's
+# its facts, follows its host keys on the bus, on its private topic) and
+# hvrpc-agent. Shows the guest's
 # facts on the host, a host-set key arriving in the guest, heartbeats
 # arriving, the guest's clock and skew, an allow-listed command and a
 # refused one. Builds nothing; exits 0 only when every one of those
@@ -167,10 +168,11 @@ echo
 echo "-- host side"
 echo "   hvrpc serve               the bus broker: $(sed -n 's/^listening on //p' "$tmp/bus.out" | tr '\n' ' ')"
 start kvp_host "$kvp_host" --db "$tmp/kvp.db" --listen "${listen:-unix://$tmp/kvp.sock}" \
-    --admin "unix://$tmp/kvp-admin.sock"
+    --admin "unix://$tmp/kvp-admin.sock" --bus "unix://$tmp/bus.sock"
 wait_for "$tmp/kvp_host.out" '^hvrpc-kvp-host: store ' "hvrpc-kvp-host start"
 kvp_uri=$(guest_uri "$tmp/kvp_host.out" '^hvrpc-kvp-host: hvrpc.kvp.v1.Kvp on \(.*\) (guests)$')
-echo "   hvrpc-kvp-host            data exchange on $kvp_uri, SQLite in $tmp/kvp.db"
+echo "   hvrpc-kvp-host            data exchange on $kvp_uri, SQLite in $tmp/kvp.db,"
+echo "                             host-to-guest changes published on the bus (private.<vm>.kvp.set)"
 start monitor "$monitor" --bus "unix://$tmp/bus.sock" --listen "unix://$tmp/monitor.sock" \
     --interval 0.5 --misses 3 --verbose
 wait_for "$tmp/monitor.out" 'subscribed to agent' "hvrpc-agent-monitor start"
@@ -180,11 +182,14 @@ echo "   hvrpc-agent-monitor       heartbeats -> health of hvrpc.agent.<name> on
 echo
 echo "-- guest side"
 start guest_kvp env HVRPC_HVRPC_KVP_V1_KVP_ADDR="$kvp_uri" "$kvp_guest" --interval 0 \
-    --fact demo.started="$(date -u +%H:%M:%S)"
-wait_for "$tmp/guest_kvp.out" '^synced$' "hvrpc-kvp-guest report and watch"
+    --fact demo.started="$(date -u +%H:%M:%S)" --bus "$guest_bus"
+wait_for "$tmp/guest_kvp.out" '^synced$' "hvrpc-kvp-guest report and subscribe"
+grep -q '^hvrpc-kvp-guest: following private.self.kvp.> on ' "$tmp/guest_kvp.out" ||
+    die "hvrpc-kvp-guest does not follow its keys on the bus"
 vm=$(sed -n 's/^hvrpc-kvp-guest: reported .* as \([^ ]*\) (.*/\1/p' "$tmp/guest_kvp.out")
 [ -n "$vm" ] || die "hvrpc-kvp-guest did not say whom the host filed it under"
 echo "   hvrpc-kvp-guest           $(sed -n 's/^hvrpc-kvp-guest: //p' "$tmp/guest_kvp.out" | head -n 1)"
+echo "                             $(sed -n 's/^hvrpc-kvp-guest: \(following .*\)/\1/p' "$tmp/guest_kvp.out" | head -n 1)"
 callers=()
 [ "$transport" = vsock ] && callers=(--caller-cid 1)
 start agent "$agent" --listen "${listen:-unix://$tmp/agent.sock}" --bus "$guest_bus" \
@@ -210,7 +215,8 @@ start_ms=$(now_ms)
 "$kvp_cli" --admin "unix://$tmp/kvp-admin.sock" set "$vm" role web-frontend >/dev/null 2>"$tmp/set.err" ||
     die "hvrpc-kvp set: $(cat "$tmp/set.err")"
 wait_for "$tmp/guest_kvp.out" '^set role=web-frontend$' "the key did not reach the guest"
-echo "   the guest printed: set role=web-frontend  ($(($(now_ms) - start_ms)) ms later, through its Watch stream)"
+echo "   the guest printed: set role=web-frontend  ($(($(now_ms) - start_ms)) ms later, through the bus:"
+echo "   its private topic, which the broker delivers to no other guest)"
 shown=$((shown + 1))
 
 # --- 3: heartbeats --------------------------------------------------------------

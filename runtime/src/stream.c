@@ -661,6 +661,8 @@ void hvrpc__stream_open_server(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
     pthread_mutex_lock(&c->mu);
     bool ok = hvrpc__idmap_insert(&sc->streams, &s->node);
     s->in_table = ok;
+    if (!ok)
+        atomic_store(&s->refs, 1); /* no table holds it: the handler's only */
     /* A method the client does not stream to takes the request's payload
      * as its one message; a streaming one takes a non-empty payload as
      * its first message. */

@@ -123,6 +123,59 @@ hvrpc_code hvrpc__sock_listen(int domain, const struct sockaddr *sa,
     return HVRPC_OK;
 }
 
+/* Waits for connect() on the non-blocking socket s to finish, until
+ * deadline_ns. Returns 0 when connected, ETIMEDOUT at the deadline, or the
+ * errno that failed it. Every "not yet" is waited out, never taken for
+ * success: EINPROGRESS and EALREADY (in progress); EINTR (POSIX: the
+ * connection goes on without us); EAGAIN, which from a unix socket means a
+ * listener's backlog is full and nothing is in progress at all (poll says
+ * writable at once and SO_ERROR is 0, yet the socket is not connected), so
+ * connect() is tried again after a short, growing pause, as a blocking
+ * connect would wait for room. */
+static int connect_wait(int s, const struct sockaddr *sa, socklen_t len,
+                        int64_t deadline_ns)
+{
+    int pause_ms = 1;
+    for (;;) {
+        if (connect(s, sa, len) == 0)
+            return 0;
+        int err = errno;
+        if (err == EISCONN)
+            return 0;
+        if (err != EINPROGRESS && err != EALREADY && err != EINTR &&
+            err != EAGAIN)
+            return err;
+        struct pollfd pfd = {.fd = s, .events = POLLOUT};
+        int r, ms;
+        do {
+            ms = hvrpc__poll_timeout_ms(deadline_ns);
+            r = poll(&pfd, 1, ms);
+        } while (r < 0 && errno == EINTR && ms != 0);
+        if (r == 0 || (r < 0 && errno == EINTR))
+            return ETIMEDOUT; /* even a storm of signals ends here */
+        if (r < 0)
+            return errno;
+        socklen_t el = sizeof err;
+        if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+            return errno;
+        if (err != 0)
+            return err;
+        struct sockaddr_storage peer;
+        socklen_t pl = sizeof peer;
+        if (getpeername(s, (struct sockaddr *)&peer, &pl) == 0)
+            return 0;
+        if (errno != ENOTCONN)
+            return errno;
+        /* Writable, no error, not connected: nothing was in progress. */
+        int left = hvrpc__poll_timeout_ms(deadline_ns);
+        if (left == 0)
+            return ETIMEDOUT;
+        poll(NULL, 0, left > 0 && left < pause_ms ? left : pause_ms);
+        if (pause_ms < 50)
+            pause_ms *= 2;
+    }
+}
+
 hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
                                socklen_t len, int64_t deadline_ns,
                                void (*setup)(int fd, int64_t deadline_ns),
@@ -134,24 +187,11 @@ hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
         return c;
     if (setup)
         setup(s, deadline_ns);
-    int err = 0;
-    if (connect(s, sa, len) != 0) {
-        err = errno;
-        if (err == EINPROGRESS || err == EAGAIN) {
-            struct pollfd pfd = {.fd = s, .events = POLLOUT};
-            int r;
-            do
-                r = poll(&pfd, 1, hvrpc__poll_timeout_ms(deadline_ns));
-            while (r < 0 && errno == EINTR);
-            if (r == 0) {
-                close(s);
-                return hvrpc_status_set(st, HVRPC_DEADLINE_EXCEEDED,
-                                        "%s: connect timed out", what);
-            }
-            socklen_t el = sizeof err;
-            if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
-                err = errno;
-        }
+    int err = connect_wait(s, sa, len, deadline_ns);
+    if (err == ETIMEDOUT && hvrpc__poll_timeout_ms(deadline_ns) == 0) {
+        close(s);
+        return hvrpc_status_set(st, HVRPC_DEADLINE_EXCEEDED,
+                                "%s: connect timed out", what);
     }
     if (err != 0) {
         close(s);

@@ -49,7 +49,8 @@ typedef struct hvrpc__transport {
 const hvrpc__transport *hvrpc__transport_for(hvrpc_addr_kind kind);
 
 /* Tests only (tests/fault): when set, unix addresses use this table, which
- * wraps hvrpc__transport_unix to split, interrupt or delay its I/O. Set it
+ * wraps hvrpc__transport_unix to split, interrupt or delay its I/O; the
+ * hybrid vsock transport's connect and handshake go through it too. Set it
  * while no server or client exists. */
 extern const hvrpc__transport *hvrpc__transport_unix_override;
 

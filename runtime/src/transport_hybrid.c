@@ -56,15 +56,61 @@ static int hybrid_accept(int lfd, const hvrpc_address *bound, int *fd,
     return err;
 }
 
+/* Waits until fd is ready for events or deadline_ns; OK, or the status
+ * that ends the handshake (late: the message at the deadline). Every retry
+ * of a handshake step comes here, so a storm of EINTR or EAGAIN still ends
+ * at the deadline. */
+static hvrpc_code wait_ready(int fd, short events, int64_t deadline_ns,
+                             const char *late, hvrpc_status *st)
+{
+    struct pollfd pfd = {.fd = fd, .events = events};
+    int ms = hvrpc__poll_timeout_ms(deadline_ns);
+    int pr = poll(&pfd, 1, ms);
+    if (pr == 0 || (pr < 0 && errno == EINTR && ms == 0))
+        return hvrpc_status_set(st, HVRPC_DEADLINE_EXCEEDED, "hybrid vsock: %s",
+                                late);
+    if (pr < 0 && errno != EINTR)
+        return hvrpc_status_set(st, HVRPC_UNAVAILABLE,
+                                "hybrid vsock: handshake poll: %s",
+                                strerror(errno));
+    return HVRPC_OK;
+}
+
+/* Sends "CONNECT PORT\n" whole, through EINTR, EAGAIN and short writes
+ * (a fresh socket has room for it, but a write may still be cut short). A
+ * VMM that hung up is an error, not a SIGPIPE (the unix table's write). */
+static hvrpc_code send_connect(const hvrpc__transport *u, int fd,
+                               const char *req, size_t n, int64_t deadline_ns,
+                               hvrpc_status *st)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = u->write(fd, req + done, n - done);
+        if (w > 0) {
+            done += (size_t)w;
+            continue;
+        }
+        if (w == 0 || (errno != EAGAIN && errno != EINTR))
+            return hvrpc_status_set(
+                st, HVRPC_UNAVAILABLE, "hybrid vsock: cannot send CONNECT: %s",
+                w == 0 ? "nothing written" : strerror(errno));
+        hvrpc_code c = wait_ready(fd, POLLOUT, deadline_ns,
+                                  "CONNECT not sent in time", st);
+        if (c != HVRPC_OK)
+            return c;
+    }
+    return HVRPC_OK;
+}
+
 /* Reads the VMM's answer one byte at a time, so not a byte of the stream
  * that follows is consumed. */
-static hvrpc_code read_answer(int fd, int64_t deadline_ns, char *line,
-                              hvrpc_status *st)
+static hvrpc_code read_answer(const hvrpc__transport *u, int fd,
+                              int64_t deadline_ns, char *line, hvrpc_status *st)
 {
     size_t n = 0;
     for (;;) {
         char ch;
-        ssize_t r = read(fd, &ch, 1);
+        ssize_t r = u->read(fd, &ch, 1);
         if (r == 1) {
             if (ch == '\n') {
                 line[n] = '\0';
@@ -83,22 +129,14 @@ static hvrpc_code read_answer(int fd, int64_t deadline_ns, char *line,
                                     "hybrid vsock: connection closed during "
                                     "the handshake (no listener on that "
                                     "guest port?)");
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
+        if (errno != EAGAIN && errno != EINTR)
             return hvrpc_status_set(st, HVRPC_UNAVAILABLE,
                                     "hybrid vsock: handshake read: %s",
                                     strerror(errno));
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, hvrpc__poll_timeout_ms(deadline_ns));
-        if (pr == 0)
-            return hvrpc_status_set(st, HVRPC_DEADLINE_EXCEEDED,
-                                    "hybrid vsock: no handshake answer in "
-                                    "time");
-        if (pr < 0 && errno != EINTR)
-            return hvrpc_status_set(st, HVRPC_UNAVAILABLE,
-                                    "hybrid vsock: handshake poll: %s",
-                                    strerror(errno));
+        hvrpc_code c = wait_ready(fd, POLLIN, deadline_ns,
+                                  "no handshake answer in time", st);
+        if (c != HVRPC_OK)
+            return c;
     }
 }
 
@@ -121,22 +159,20 @@ static hvrpc_code hybrid_connect(const hvrpc_address *a, int64_t deadline_ns,
     int64_t hs_deadline = deadline_ns;
     if (!hs_deadline)
         hs_deadline = hvrpc__deadline_after_ns(HANDSHAKE_DEFAULT_NS);
+    /* The unix table (the tests' faulty one when set) makes the socket and
+     * carries the handshake. */
+    const hvrpc__transport *u = hvrpc__transport_for(HVRPC_ADDR_UNIX);
     int s;
-    hvrpc_code c = hvrpc__transport_unix.connect(&ua, hs_deadline, &s, st);
+    hvrpc_code c = u->connect(&ua, hs_deadline, &s, st);
     if (c != HVRPC_OK)
         return c;
 
     char req[32], line[HANDSHAKE_LINE_MAX];
     int n =
         snprintf(req, sizeof req, "CONNECT %" PRIu32 "\n", a->u.hybrid.port);
-    /* A fresh unix socket has room for a few bytes: one write suffices.
-     * hvrpc__sock_write: a VMM that hung up is an error, not a SIGPIPE. */
-    if (hvrpc__sock_write(s, req, (size_t)n) != n) {
-        c = hvrpc_status_set(st, HVRPC_UNAVAILABLE,
-                             "hybrid vsock: cannot send CONNECT: %s",
-                             strerror(errno));
-    } else {
-        c = read_answer(s, hs_deadline, line, st);
+    c = send_connect(u, s, req, (size_t)n, hs_deadline, st);
+    if (c == HVRPC_OK) {
+        c = read_answer(u, s, hs_deadline, line, st);
         if (c == HVRPC_OK && !answer_ok(line))
             c = hvrpc_status_set(st, HVRPC_UNAVAILABLE,
                                  "hybrid vsock: CONNECT %" PRIu32

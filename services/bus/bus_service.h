@@ -13,6 +13,13 @@
  * broker saw the call (hvrpc_peer_format of hvrpc_call_peer): nothing a
  * publisher sends can change it.
  *
+ * Access: a topic private.<key>.... belongs to the peer whose
+ * hvrpc_bus_peer_key() is <key>: only that peer and the host peers
+ * (hvrpc_bus_options.host_peers) receive it, whatever their patterns,
+ * and only they may publish on it (PERMISSION_DENIED otherwise). A peer
+ * writes "private.self" for its own space. An authorize hook may refuse
+ * more.
+ *
  * Delivery: each subscription has a bounded queue and numbers its events
  * 1, 2, 3, ...; events of one publisher arrive in the order the broker
  * accepted them; a full queue is handled by the subscription's overflow
@@ -36,9 +43,32 @@
 
 #include "hvrpc/bus/v1/bus.hvrpc.h"
 
-/* The broker's limits; every value a peer sends is bounded by one of
- * them (docs/SECURITY.md's table). 0 is not "no limit" here: each must be
- * at least 1. */
+/* What a peer asks to do, for the authorize hook. */
+typedef enum hvrpc_bus_action {
+    HVRPC_BUS_PUBLISH = 1,   /* topic is the topic published on */
+    HVRPC_BUS_SUBSCRIBE = 2, /* topic is one pattern of a subscription */
+} hvrpc_bus_action;
+
+/* The user's access hook (hvrpc_bus_options.authorize): called for every
+ * Publish (its topic) and for each pattern of every Subscribe, after the
+ * syntax checks and with "private.self" already rewritten to the peer's
+ * own key, before the built-in private-topic rule. Return HVRPC_OK to
+ * let the built-in rule decide; any other code (with a message in *st)
+ * refuses the call with that code (a code that is not a gRPC error code
+ * becomes PERMISSION_DENIED). It can refuse, never grant. Runs on a
+ * server thread with no broker lock held; it must be thread-safe and not
+ * block for long (it holds the call). */
+typedef hvrpc_code (*hvrpc_bus_authorize_fn)(const hvrpc_peer *peer,
+                                             hvrpc_bus_action action,
+                                             const char *topic, void *arg,
+                                             hvrpc_status *st);
+
+/* The longest peer key (hvrpc_bus_peer_key()), with its NUL. */
+#define HVRPC_BUS_PEER_KEY_MAX 80
+
+/* The broker's limits and access rules; every value a peer sends is
+ * bounded by one of them (docs/SECURITY.md's table). 0 is not "no limit"
+ * here: each limit must be at least 1. */
 typedef struct hvrpc_bus_options {
     size_t size;                 /* sizeof(hvrpc_bus_options), set by _init */
     uint32_t max_topic_length;   /* bytes of a topic or pattern; 256 */
@@ -61,6 +91,19 @@ typedef struct hvrpc_bus_options {
      * no room made: when it passes, that subscription is ended
      * (RESOURCE_EXHAUSTED). 1000 ms. */
     uint32_t block_timeout_ms;
+    /* Host peers (docs/BUS.md, "Access"): they receive every private
+     * topic (private.<key>.>) and may publish in any peer's private
+     * space. A list of n_host_peers peer keys (hvrpc_bus_peer_key():
+     * "uid:0", "vsock:2"); copied by hvrpc_bus_create (at most 64).
+     * NULL: the default, "uid:0" and "uid:<the broker's effective uid>",
+     * that is local unix peers of root or of the broker's own user. A
+     * non-NULL list with n_host_peers 0: no host peers at all. */
+    const char *const *host_peers;
+    size_t n_host_peers;
+    /* Called before the built-in rule (hvrpc_bus_authorize_fn); NULL:
+     * none. */
+    hvrpc_bus_authorize_fn authorize;
+    void *authorize_arg;
 } hvrpc_bus_options;
 
 /* Fills *o with the defaults above. */
@@ -77,6 +120,17 @@ hvrpc_code hvrpc_bus_create(const hvrpc_bus_options *opts, hvrpc_bus **out,
  * starts. bus must outlive every server it is registered with. */
 hvrpc_code hvrpc_bus_register(hvrpc_server *srv, hvrpc_endpoint *ep,
                               hvrpc_bus *bus, hvrpc_status *st);
+
+/* The key the broker knows a peer by for private topics (docs/BUS.md,
+ * "Access"), one topic segment (no '.', '*' or '>'):
+ *   vsock:CID            AF_VSOCK (the port changes per connection)
+ *   hvsock:VMID          AF_HYPERV, the VmId in lower case
+ *   uid:U                a unix or in-process (mem://) peer
+ *   hybrid:uid:U         hybrid vsock: the VMM process's uid
+ *   tcp:ADDR             tcp without the port, '.' spelled '-'
+ *                        (tcp:127-0-0-1, tcp:[::1])
+ * Returns the length needed, like snprintf. */
+int hvrpc_bus_peer_key(const hvrpc_peer *p, char *buf, size_t size);
 
 /* Subscriptions open now (for tests and monitoring). */
 size_t hvrpc_bus_subscription_count(hvrpc_bus *bus);

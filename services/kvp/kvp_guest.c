@@ -3,14 +3,17 @@
  * (docs/KVP.md).
  *
  *   hvrpc-kvp-guest [--once] [--fact KEY=VALUE]... [--no-facts]
- *                   [--interval SEC] [--get KEY]
+ *                   [--interval SEC] [--get KEY] [--bus URI]
  *
  * Connects to hvrpc.kvp.v1.Kvp on its host (vsock://2:5003 in a Linux
  * guest, or HVRPC_HVRPC_KVP_V1_KVP_ADDR), reports its facts (hostname,
  * /etc/os-release, uname, addresses, /proc/uptime, and each --fact) as its
  * whole guest-to-host pool, then watches its host-to-guest pool and prints
  * every key and change ("set KEY=VALUE", "deleted KEY", "synced" after the
- * first snapshot). Reports its uptime again every --interval seconds
+ * first snapshot). With --bus URI it follows that pool on the host's bus
+ * instead (its private topic private.self.kvp.>, kvp_guest_bus.c), else
+ * through its Kvp.Watch stream. Reports its uptime again every --interval
+ * seconds
  * (default 60). When the host goes away it reconnects every second and
  * reports again. --once reports and exits; --get KEY prints one
  * host-to-guest value and exits. Exit status: 0, or the failing call's
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 #include "hvrpc/kvp/v1/kvp.hvrpc.h"
+#include "kvp_guest_bus.h"
 
 #define MAX_FACTS    512  /* above the host's 256 keys, to show its answer */
 #define VALUE_MAX    2048 /* the host's default value limit */
@@ -40,13 +44,15 @@
 
 static const char usage[] =
     "usage: hvrpc-kvp-guest [--once] [--fact KEY=VALUE]... [--no-facts]\n"
-    "                       [--interval SEC] [--get KEY]\n"
+    "                       [--interval SEC] [--get KEY] [--bus URI]\n"
     "  --once          report the facts and exit\n"
     "  --fact K=V      report this pair too (repeatable)\n"
     "  --no-facts      report only the --fact pairs\n"
     "  --interval SEC  report uptime.seconds this often (default 60; 0: "
     "never)\n"
     "  --get KEY       print one host-to-guest value and exit\n"
+    "  --bus URI       follow the host's keys on this bus (the host's\n"
+    "                  hvrpc-kvp-host --bus), not through Kvp.Watch\n"
     "The host: vsock://2:5003, or $HVRPC_HVRPC_KVP_V1_KVP_ADDR.\n";
 
 static volatile sig_atomic_t stopping;
@@ -302,6 +308,34 @@ static int get_one(hvrpc_client *c, const char *key)
     return 0;
 }
 
+/* Reports uptime every interval seconds (0: never): the tick of watch()
+ * and of the bus path. */
+typedef struct ticker {
+    hvrpc_client *c;
+    unsigned interval;
+    int64_t next;
+} ticker;
+
+static hvrpc_code tick(void *arg, hvrpc_status *st)
+{
+    ticker *t = arg;
+    facts f = {0};
+    hvrpc_code code;
+
+    (void)st;
+    if (!t->interval || now_s() < t->next)
+        return HVRPC_OK;
+    uptime(&f);
+    code = report(t->c, &f, false, false, st);
+    if (code != HVRPC_OK)
+        fprintf(stderr, "hvrpc-kvp-guest: uptime report: %s\n", st->message);
+    facts_free(&f);
+    t->next = now_s() + t->interval;
+    /* A host that is gone ends the bus path too (the watch notices by
+     * its stream); a refused report does not. */
+    return code == HVRPC_UNAVAILABLE ? code : HVRPC_OK;
+}
+
 /* Watches the host-to-guest pool until the stream ends or a signal;
  * reports uptime every interval seconds meanwhile. */
 static hvrpc_code watch(hvrpc_client *c, unsigned interval, hvrpc_status *st)
@@ -309,7 +343,8 @@ static hvrpc_code watch(hvrpc_client *c, unsigned interval, hvrpc_status *st)
     Hvrpc__Kvp__V1__WatchRequest req = HVRPC__KVP__V1__WATCH_REQUEST__INIT;
     hvrpc_stream *s;
     hvrpc_code code;
-    int64_t next = now_s() + interval;
+    ticker t = {c, interval, now_s() + interval};
+    hvrpc_status tst;
 
     code = hvrpc__kvp__v1__kvp__watch_open(c, &req, NULL, &s, st);
     if (code != HVRPC_OK)
@@ -329,16 +364,7 @@ static hvrpc_code watch(hvrpc_client *c, unsigned interval, hvrpc_status *st)
         } else if (code != HVRPC_WOULD_BLOCK) {
             break;
         }
-        if (interval && now_s() >= next) {
-            facts f = {0};
-            hvrpc_status rst;
-            uptime(&f);
-            if (report(c, &f, false, false, &rst) != HVRPC_OK)
-                fprintf(stderr, "hvrpc-kvp-guest: uptime report: %s\n",
-                        rst.message);
-            facts_free(&f);
-            next = now_s() + interval;
-        }
+        tick(&t, &tst);
     }
     hvrpc_stream_free(s);
     return stopping ? HVRPC_OK : code;
@@ -350,7 +376,7 @@ int main(int argc, char **argv)
     size_t n_extra = 0;
     bool once = false, system = true, waiting = false;
     unsigned long interval = 60;
-    const char *get = NULL;
+    const char *get = NULL, *bus_uri = NULL;
     struct sigaction sa;
     int rc = 0;
 
@@ -370,6 +396,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--interval") == 0 && v) {
             interval = strtoul(v, NULL, 10);
+            i++;
+        } else if (strcmp(a, "--bus") == 0 && v) {
+            bus_uri = v;
             i++;
         } else if (strcmp(a, "--get") == 0 && v) {
             get = v;
@@ -410,8 +439,12 @@ int main(int argc, char **argv)
         collect(&f, system, extra, n_extra);
         code = report(c, &f, true, true, &st);
         facts_free(&f);
-        if (code == HVRPC_OK && !once)
+        if (code == HVRPC_OK && !once && bus_uri) {
+            ticker t = {c, (unsigned)interval, now_s() + (int64_t)interval};
+            code = kvp_guest_follow_bus(c, bus_uri, tick, &t, &stopping, &st);
+        } else if (code == HVRPC_OK && !once) {
             code = watch(c, (unsigned)interval, &st);
+        }
         hvrpc_client_free(c);
         if (once)
             return code == HVRPC_OK ? 0 : failed("report", code, &st);

@@ -3,14 +3,16 @@
  * (docs/KVP.md).
  *
  *   hvrpc-kvp-host [--db PATH] [--listen URI] [--admin URI]
- *                  [--admin-uid UID]... [--quiet]
+ *                  [--admin-uid UID]... [--bus URI] [--quiet]
  *
  * Serves hvrpc.kvp.v1.Kvp to guests on its endpoint (vsock://any:5003, or
  * HVRPC_HVRPC_KVP_V1_KVP_ADDR, or --listen) and hvrpc.kvp.v1.KvpAdmin on a
  * unix socket (--admin, HVRPC_HVRPC_KVP_V1_KVP_ADMIN_ADDR, default
  * unix:///run/hvrpc/kvp-admin.sock) that only uid 0, this process's uid
  * and each --admin-uid may connect to. Pools live in SQLite at --db
- * (default /var/lib/hvrpc/kvp.db). Runs until SIGINT or SIGTERM.
+ * (default /var/lib/hvrpc/kvp.db). With --bus, each host-to-guest change
+ * is also published on that bus, on the guest's private topic
+ * private.<key>.kvp.set|delete (kvp_bus.h). Runs until SIGINT or SIGTERM.
  */
 #include <errno.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kvp_bus.h"
 #include "kvp_service.h"
 
 #define DEFAULT_DB    "/var/lib/hvrpc/kvp.db"
@@ -29,7 +32,7 @@
 
 static const char usage[] =
     "usage: hvrpc-kvp-host [--db PATH] [--listen URI] [--admin URI]\n"
-    "                      [--admin-uid UID]... [--quiet]\n"
+    "                      [--admin-uid UID]... [--bus URI] [--quiet]\n"
     "  --db PATH        the SQLite store (default " DEFAULT_DB ")\n"
     "  --listen URI     the guests' endpoint (default: vsock://any:5003,\n"
     "                   or $HVRPC_HVRPC_KVP_V1_KVP_ADDR)\n"
@@ -38,6 +41,9 @@ static const char usage[] =
     "                   " DEFAULT_ADMIN ")\n"
     "  --admin-uid UID  also let this uid administer (uid 0 and this\n"
     "                   process's uid always may)\n"
+    "  --bus URI        also publish each host-to-guest change on this bus\n"
+    "                   (private.<vm>.kvp.set|delete; e.g.\n"
+    "                   unix:///run/hvrpc/bus.sock)\n"
     "  --quiet          do not log reports and changes\n";
 
 static void log_line(const char *line, void *arg)
@@ -82,6 +88,8 @@ static int fail(const char *what, const hvrpc_status *st)
 int main(int argc, char **argv)
 {
     const char *db = DEFAULT_DB, *listen_uri = NULL, *admin = NULL;
+    const char *bus_uri = NULL;
+    hvrpc_kvp_bus *pub = NULL;
     uint32_t uids[MAX_UIDS];
     size_t n_uids = 0;
     bool quiet = false;
@@ -109,6 +117,9 @@ int main(int argc, char **argv)
             i++;
         } else if (v && strcmp(a, "--listen") == 0) {
             listen_uri = v;
+            i++;
+        } else if (v && strcmp(a, "--bus") == 0) {
+            bus_uri = v;
             i++;
         } else if (v && strcmp(a, "--admin") == 0) {
             admin = v;
@@ -162,6 +173,14 @@ int main(int argc, char **argv)
         fail("kvp", &st);
         goto out;
     }
+    if (bus_uri) {
+        if (hvrpc_kvp_bus_start(store, bus_uri, log_line, NULL, &pub, &st) !=
+            HVRPC_OK) {
+            fail("bus", &st);
+            goto out;
+        }
+        hvrpc_kvp_on_change(kvp, hvrpc_kvp_bus_changed, pub);
+    }
     hvrpc_server_options_init(&so);
     so.max_frame = KVP_MAX_FRAME;
     so.log = server_log;
@@ -211,6 +230,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n_uids; i++)
         printf(", %u", (unsigned)uids[i]);
     printf(")\n");
+    if (bus_uri)
+        printf("hvrpc-kvp-host: host-to-guest changes published on %s "
+               "(private.<vm>.kvp.set, .delete)\n",
+               bus_uri);
     if (hvrpc_kvp_store_vms(store, &vms, &st) == HVRPC_OK) {
         printf("hvrpc-kvp-host: store %s: %zu VMs\n", db, vms.n);
         hvrpc_kvp_vm_list_free(&vms);
@@ -220,7 +243,8 @@ int main(int argc, char **argv)
     sigwait(&stop, &sig);
     rc = 0;
 out:
-    hvrpc_server_free(srv);
+    hvrpc_server_free(srv); /* no more changes after this */
+    hvrpc_kvp_bus_stop(pub);
     hvrpc_kvp_free(kvp);
     hvrpc_kvp_store_close(store);
     if (rc == 0) {

@@ -30,6 +30,8 @@ struct hvrpc_kvp {
     hvrpc_kvp_store *store;
     hvrpc_kvp_log_fn log;
     void *log_arg;
+    hvrpc_kvp_change_fn on_change;
+    void *on_change_arg;
     pthread_mutex_t mu; /* guards below */
     watch_count *watches;
     size_t watching;
@@ -493,6 +495,8 @@ static void set(hvrpc_call *call, const Hvrpc__Kvp__V1__SetRequest *req,
     }
     kvp_log(k, "set %s %s (%" PRIu32 " host-to-guest keys)", req->vm, req->key,
             keys);
+    if (k->on_change)
+        k->on_change(req->vm, req->key, k->on_change_arg);
     resp.keys = keys;
     hvrpc__kvp__v1__kvp_admin__set_reply(call, &resp);
 }
@@ -518,6 +522,8 @@ static void delete_(hvrpc_call *call, const Hvrpc__Kvp__V1__DeleteRequest *req,
         return;
     }
     kvp_log(k, "deleted %s %s", req->vm, req->key);
+    if (k->on_change)
+        k->on_change(req->vm, req->key, k->on_change_arg);
     hvrpc__kvp__v1__kvp_admin__delete_reply(call, &resp);
 }
 
@@ -585,6 +591,12 @@ hvrpc_code hvrpc_kvp_register_admin(hvrpc_server *srv, hvrpc_endpoint *ep,
         .watch = admin_watch,
     };
     return hvrpc__kvp__v1__kvp_admin_register(srv, ep, &handlers, k, st);
+}
+
+void hvrpc_kvp_on_change(hvrpc_kvp *k, hvrpc_kvp_change_fn fn, void *arg)
+{
+    k->on_change = fn;
+    k->on_change_arg = arg;
 }
 
 size_t hvrpc_kvp_watching(hvrpc_kvp *k)

@@ -40,6 +40,16 @@ typedef void (*hvrpc_kvp_log_fn)(const char *line, void *arg);
 hvrpc_code hvrpc_kvp_create(hvrpc_kvp_store *store, hvrpc_kvp_log_fn log,
                             void *log_arg, hvrpc_kvp **out, hvrpc_status *st);
 
+/* Told of each committed change of a host-to-guest pool (KvpAdmin Set
+ * and Delete): the VM and the key, not the value (read it from the store
+ * when needed: the newest value wins). Runs on the server's worker that
+ * made the change, with no lock held: it must not block. */
+typedef void (*hvrpc_kvp_change_fn)(const char *vm, const char *key, void *arg);
+
+/* Sets (or, fn NULL, clears) the change callback. Before the server
+ * starts. */
+void hvrpc_kvp_on_change(hvrpc_kvp *k, hvrpc_kvp_change_fn fn, void *arg);
+
 /* Registers hvrpc.kvp.v1.Kvp (the guests' service) on ep. */
 hvrpc_code hvrpc_kvp_register(hvrpc_server *srv, hvrpc_endpoint *ep,
                               hvrpc_kvp *k, hvrpc_status *st);

@@ -25,6 +25,22 @@ size_t fuzz_alloc_live_blocks(void);
 size_t fuzz_alloc_peak_bytes(void);
 void fuzz_alloc_reset_peak(void);
 
+/* Allocation failures driven by the input (the *_oom targets). The first
+ * FUZZ_FAIL_PATTERN_LEN bytes of data choose them: byte 0 with its top bit
+ * set fails exactly allocation 1 + (bytes 2-3, big-endian) from now on;
+ * without it, one allocation in 1 + (byte 0 & 63) fails, which ones chosen
+ * by a hash seeded with bytes 1-3. Returns the rest of the input (and
+ * shortens *size), or NULL when the input is too short (nothing armed).
+ * fuzz_alloc_fail_pause(1) suspends the pattern (the harness's own checks
+ * need the runtime's encoder, say), fuzz_alloc_fail_pause(0) resumes it;
+ * fuzz_alloc_fail_off() ends it; fuzz_alloc_failed() counts the
+ * allocations it failed since it was armed. */
+#define FUZZ_FAIL_PATTERN_LEN 4
+const uint8_t *fuzz_alloc_fail(const uint8_t *data, size_t *size);
+void fuzz_alloc_fail_pause(int paused);
+void fuzz_alloc_fail_off(void);
+size_t fuzz_alloc_failed(void);
+
 /* A broken promise: prints why and aborts, so libFuzzer keeps the input
  * (and the replay run fails). */
 #if defined(__GNUC__)

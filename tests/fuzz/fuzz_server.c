@@ -16,6 +16,14 @@
  *   allocator is the counting one of fuzz_util.c), and its peak stayed
  *   within the bound the limits promise (see bound() below);
  * - ASan, UBSan and libFuzzer's leak check watch the rest.
+ *
+ * Built with FUZZ_OOM (the server_oom target), the input's first bytes
+ * choose which of the runtime's allocations fail once the server is up
+ * (fuzz_alloc_fail, fuzz.h), the rest is the byte stream. The promise is
+ * then "RESOURCE_EXHAUSTED or a clean close": answers are still
+ * well-formed and only on streams the input opened, and every request is
+ * answered promptly unless the server closed the connection; nothing is
+ * left allocated, and hvrpc_server_free returns.
  */
 #include <errno.h>
 #include <poll.h>
@@ -37,6 +45,12 @@
 #define MAX_FRAME (64u * 1024u)
 #define MAX_CALLS 16u
 #define WAIT_MS   5000
+
+#ifdef FUZZ_OOM
+#define OOM 1
+#else
+#define OOM 0
+#endif
 
 /* What one connection may make the server hold at once, by SECURITY.md:
  * fixed structures (the server, its loop's 64 KiB read buffer), one frame
@@ -118,6 +132,7 @@ typedef struct answers {
     size_t len, cap;
     expect *exp;
     size_t n_exp;
+    bool closed; /* by the server, out of memory (FUZZ_OOM only) */
 } answers;
 
 static void check_response(answers *a, const uint8_t *f, uint32_t len)
@@ -201,6 +216,8 @@ static void converse(int fd, const uint8_t *data, size_t size, answers *a)
     size_t sent = 0;
     int64_t deadline = now_ms() + WAIT_MS;
     while (sent < size || !prompt_answered(a)) {
+        if (a->closed)
+            return; /* out of memory: a clean close ends it all */
         struct pollfd pfd = {fd, POLLIN | (sent < size ? POLLOUT : 0), 0};
         int left = (int)(deadline - now_ms());
         if (left <= 0 || poll(&pfd, 1, left) == 0) {
@@ -213,14 +230,21 @@ static void converse(int fd, const uint8_t *data, size_t size, answers *a)
                       WAIT_MS, sent, size);
         }
         if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
-            if (!read_some(fd, a))
+            if (!read_some(fd, a)) {
+                if (OOM) {
+                    a->closed = true;
+                    continue;
+                }
                 fuzz_fail("server closed the connection (%zu of %zu bytes "
                           "sent)",
                           sent, size);
+            }
         if (sent < size && (pfd.revents & POLLOUT)) {
             ssize_t w = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
             if (w > 0)
                 sent += (size_t)w;
+            else if (OOM && w < 0 && (errno == EPIPE || errno == ECONNRESET))
+                a->closed = true;
             else if (w < 0 && errno != EAGAIN && errno != EINTR)
                 fuzz_fail("send: %s", strerror(errno));
         }
@@ -248,6 +272,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_ASSERT(fuzz_alloc_live_blocks() == 0);
     fuzz_alloc_reset_peak();
+    if (OOM) {
+        data = fuzz_alloc_fail(data, &size);
+        if (!data)
+            return 0;
+        fuzz_alloc_fail_pause(1); /* the set-up is test_oom.c's */
+    }
 
     hvrpc_server_options o;
     hvrpc_server_options_init(&o);
@@ -262,6 +292,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hvrpc_echo_service_register(srv, ep, &st) != HVRPC_OK ||
         hvrpc_server_start(srv, &st) != HVRPC_OK)
         fuzz_fail("server: %s", st.message);
+    if (OOM)
+        fuzz_alloc_fail_pause(0);
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     FUZZ_ASSERT(fd >= 0);
@@ -280,6 +312,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(fd);
 
     hvrpc_server_free(srv);
+    if (OOM && getenv("HVRPC_FUZZ_VERBOSE"))
+        fprintf(stderr, "%zu allocations failed; %s\n", fuzz_alloc_failed(),
+                a.closed ? "the server closed the connection"
+                         : "the connection lasted");
+    fuzz_alloc_fail_off();
     if (fuzz_alloc_live_blocks() != 0)
         fuzz_fail("the runtime still holds %zu blocks (%zu bytes) after "
                   "hvrpc_server_free",

@@ -190,9 +190,45 @@ def guid_seeds():
         write("guid", "guid-%02d" % i, g.encode())
 
 
+def nth(k):  # fail allocation k + 1 only (fuzz.h, fuzz_alloc_fail)
+    return struct.pack(">BBH", 0x80, 0, k)
+
+
+def one_in(n, seed):  # fail one allocation in n, chosen by seed
+    return struct.pack(">B", n - 1) + struct.pack(">I", seed)[1:]
+
+
+def oom_seeds():
+    """The *_oom targets: seeds of the plain targets behind failure
+    patterns, each allocation of a simple call failing in turn and a few
+    seeded shares."""
+    def seed(target, name):
+        with open(os.path.join(HERE, "corpus", target, name), "rb") as f:
+            return f.read()
+    three = seed("server", "echo-three")
+    for k in range(0, 16):
+        write("server_oom", "echo-three-nth-%02d" % k, nth(k) + three)
+    for name in ("echo", "echo-metadata", "max-calls", "oversize",
+                 "data-on-unary", "echo-response-size", "reused-stream"):
+        for n, sd in ((2, 1), (4, 7), (8, 99)):
+            write("server_oom", "%s-1in%d" % (name, n), one_in(n, sd) +
+                  seed("server", name))
+    req = seed("envelope", "request-md")[3:]
+    resp = seed("envelope", "response-status")[3:]
+    for k in range(0, 12):
+        write("envelope_oom", "request-md-nth-%02d" % k, nth(k) + req)
+    for k in range(0, 4):
+        write("envelope_oom", "response-nth-%02d" % k, nth(k) + resp)
+    for n, sd in ((2, 3), (4, 5)):
+        write("envelope_oom", "request-md-1in%d" % n, one_in(n, sd) + req)
+        write("envelope_oom", "truncated-1in%d" % n, one_in(n, sd) +
+              seed("envelope", "truncated")[3:])
+
+
 if __name__ == "__main__":
     server_seeds()
     envelope_seeds()
+    oom_seeds()
     frame_seeds()
     address_seeds()
     guid_seeds()
