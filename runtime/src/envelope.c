@@ -18,7 +18,8 @@
 enum { REQ_SERVICE = 1, REQ_METHOD, REQ_PAYLOAD, REQ_TIMEOUT, REQ_METADATA };
 enum { KV_KEY = 1, KV_VALUE };
 enum { RESP_STATUS = 1, RESP_PAYLOAD };
-enum { STATUS_CODE = 1, STATUS_MESSAGE };
+enum { STATUS_CODE = 1, STATUS_MESSAGE, STATUS_DETAILS };
+enum { ANY_TYPE_URL = 1, ANY_VALUE };
 
 static size_t varint_len(uint64_t v)
 {
@@ -220,14 +221,19 @@ typedef struct wire_field {
  * (nothing in the ttrpc envelope is one). */
 static bool next_field(const uint8_t **p, const uint8_t *end, wire_field *f)
 {
+    /* Tags are read as protobuf-c reads them, so both decoders take the
+     * same bytes: at most 5 bytes, bits past 32 dropped, and a first byte
+     * with no field number bits refused (field 0). */
     uint64_t tag;
-    if (!get_varint(p, end, &tag))
+    const uint8_t *start = *p;
+    if (*p < end && (**p & 0xf8) == 0)
         return false;
+    if (!get_varint(p, end, &tag) || *p - start > 5)
+        return false;
+    tag &= UINT32_MAX;
     f->number = tag >> 3;
     f->type = (unsigned)(tag & 7);
     f->len = 0;
-    if (f->number == 0)
-        return false; /* no field has number 0 */
     switch (f->type) {
     case WT_VARINT:
         return get_varint(p, end, &f->value);
@@ -237,8 +243,9 @@ static bool next_field(const uint8_t **p, const uint8_t *end, wire_field *f)
     case WT_FIXED32:
         f->len = 4;
         break;
-    case WT_LEN:
-        if (!get_varint(p, end, &f->len))
+    case WT_LEN: /* a length prefix, like a tag, in at most 5 bytes */
+        start = *p;
+        if (!get_varint(p, end, &f->len) || *p - start > 5)
             return false;
         break;
     default:
@@ -292,15 +299,30 @@ malformed:
                             "malformed request: not a ttrpc Request message");
 }
 
-/* A google.rpc.Status into r. One that occurs twice replaces the first,
- * as protobuf-c reads it (the decoder this one replaced). */
+/* A google.protobuf.Any (a status detail): not read, but refused where
+ * protobuf-c would refuse it, so both readers accept the same bytes. */
+static bool well_formed_any(const uint8_t *p, uint64_t len)
+{
+    const uint8_t *end = p + len;
+    wire_field f;
+    while (p < end) {
+        if (!next_field(&p, end, &f))
+            return false;
+        if ((f.number == ANY_TYPE_URL || f.number == ANY_VALUE) &&
+            f.type != WT_LEN)
+            return false;
+    }
+    return true;
+}
+
+/* A google.rpc.Status into r. One that occurs twice is merged as
+ * protobuf-c merges it (the decoder this one replaced): the code is the
+ * last one's (0 when it has none), the message the last one sent. */
 static bool parse_status(const uint8_t *p, const uint8_t *end,
                          hvrpc__response_view *r)
 {
     wire_field f;
     r->code = 0;
-    r->message = NULL;
-    r->message_len = 0;
     while (p < end) {
         if (!next_field(&p, end, &f))
             return false;
@@ -313,8 +335,11 @@ static bool parse_status(const uint8_t *p, const uint8_t *end,
                 return false;
             r->message = (const char *)f.data;
             r->message_len = (size_t)f.len;
+        } else if (f.number == STATUS_DETAILS &&
+                   (f.type != WT_LEN || !well_formed_any(f.data, f.len))) {
+            return false;
         }
-        /* details (Any) and unknown fields: skipped */
+        /* unknown fields: skipped */
     }
     return true;
 }

@@ -74,8 +74,10 @@ typedef struct hvrpc__response_view {
     size_t payload_len;
 } hvrpc__response_view;
 
-/* Parses a Response as protobuf-c would (the last occurrence of a field
- * wins, unknown fields skipped); false when it is not one. */
+/* Parses a Response exactly as protobuf-c would: the same bytes accepted
+ * (tags and lengths in at most 5 bytes, status details well formed), a
+ * repeated field read the same way, unknown fields skipped; false when
+ * it is not one. tests/fuzz/fuzz_envelope.c checks the agreement. */
 bool hvrpc__response_parse(const uint8_t *data, size_t len,
                            hvrpc__response_view *r);
 

@@ -210,6 +210,27 @@ static void roundtrip_response(const Ttrpc__Response *resp)
     free(packed);
 }
 
+/* The client's in-place Response reader accepts exactly what protobuf-c
+ * accepts, and reads the same values. */
+static void check_response_view(const uint8_t *msg, size_t len,
+                                const Ttrpc__Response *resp)
+{
+    hvrpc__response_view v;
+    bool parsed = hvrpc__response_parse(msg, len, &v);
+    FUZZ_ASSERT(parsed == (resp != NULL));
+    if (!resp)
+        return;
+    const Ttrpc__Status *s = resp->status;
+    const char *m = s && s->message ? s->message : "";
+    FUZZ_ASSERT(v.code == (s ? s->code : 0));
+    /* protobuf-c's copy ends at the first NUL; ours keeps the bytes. */
+    FUZZ_ASSERT(v.message_len >= strlen(m));
+    FUZZ_ASSERT(!memcmp(v.message ? v.message : "", m, strlen(m)));
+    FUZZ_ASSERT(v.payload_len == resp->payload.len);
+    FUZZ_ASSERT(!v.payload_len ||
+                !memcmp(v.payload, resp->payload.data, v.payload_len));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_alloc_install();
@@ -229,6 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     Ttrpc__Response *resp =
         ttrpc__response__unpack(&hvrpc__pb_allocator, len, msg);
+    check_response_view(msg, len, resp);
     if (resp) {
         roundtrip_response(resp);
         ttrpc__response__free_unpacked(resp, &hvrpc__pb_allocator);

@@ -306,7 +306,7 @@ static void test_response_parse(void)
          {0x19, 1, 2, 3, 4, 5, 6, 7, 8, 0x25, 1, 2, 3, 4, 0x12, 0x01, 'y'},
          17},
         {"payload twice: the last wins", {0x12, 0x01, 'a', 0x12, 0x01, 'b'}, 6},
-        {"status twice: the last wins",
+        {"status twice: merged as protobuf-c merges",
          {0x0a, 0x02, 0x08, 0x05, 0x0a, 0x03, 0x12, 0x01, 'm'},
          9},
         {"status with details",
