@@ -24,6 +24,7 @@
 
 #include "agent_service.h"
 #include "hvrpc/bus/v1/bus.hvrpc.h"
+#include "svc_time.h"
 
 #define NAME_MAX_  64
 #define EXIT_USAGE 2
@@ -110,16 +111,10 @@ static void sanitize_name(const char *in, char *out, size_t size)
 /* Waits ms or until stop; true when stopping. */
 static bool beat_wait(beat_ctx *b, uint32_t ms)
 {
-    struct timespec until;
+    /* b->cv has the default clock (main() sets none). */
+    struct timespec until = hvrpc_svc_deadline(CLOCK_REALTIME, ms);
     bool stop;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&b->mu);
     while (!b->stop &&
            pthread_cond_timedwait(&b->cv, &b->mu, &until) != ETIMEDOUT)

@@ -96,4 +96,15 @@ void *bridge_commands_main(void *arg);
 /* Counter updates: b->lock taken inside. */
 void bridge_count(bridge *b, uint64_t *counter, uint64_t n);
 
+/* What ends a bridge_wait() before its time, besides the stop. */
+typedef enum bridge_wake {
+    BRIDGE_WAKE_STOP, /* nothing else: a full pause */
+    BRIDGE_WAKE_ROWS, /* new spool rows (b->gen moved on from gen) */
+    BRIDGE_WAKE_ANY,  /* any broadcast on b->wake (rows, NATS up or down) */
+} bridge_wake;
+
+/* Waits up to ms on b->wake (b->lock taken inside), or less as until
+ * says. True when the bridge is stopping. */
+bool bridge_wait(bridge *b, uint32_t ms, bridge_wake until, uint64_t gen);
+
 #endif /* HVRPC_BRIDGE_H */

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge.h"
 #include "bridge_log.h"
@@ -24,24 +23,6 @@ static bool stopping(bridge *b)
     s = b->stop;
     pthread_mutex_unlock(&b->lock);
     return s;
-}
-
-/* Sleeps ms unless the bridge stops first. */
-static void pause_ms(bridge *b, uint32_t ms)
-{
-    struct timespec until;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&b->lock);
-    if (!b->stop)
-        pthread_cond_timedwait(&b->wake, &b->lock, &until);
-    pthread_mutex_unlock(&b->lock);
 }
 
 static void set_subscribed(bridge *b, bool on)
@@ -168,7 +149,7 @@ void *bridge_ingest_main(void *arg)
             break;
         bridge_log("bus %s: %s: %s (retrying in %u ms)", b->cfg->bus_uri,
                    hvrpc_code_name(r), st.message, backoff);
-        pause_ms(b, backoff);
+        bridge_wait(b, backoff, BRIDGE_WAKE_ANY, 0);
         backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
     }
     return NULL;

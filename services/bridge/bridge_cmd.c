@@ -16,7 +16,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge.h"
 #include "bridge_log.h"
@@ -29,26 +28,6 @@
 /* How long JetStream waits for an acknowledgement before it delivers a
  * command again (to this or the next instance). */
 #define CMD_ACK_WAIT_NS (10LL * 1000000000LL)
-
-static bool pause_or_stop(bridge *b, uint32_t ms)
-{
-    struct timespec until;
-    bool stop;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&b->lock);
-    if (!b->stop)
-        pthread_cond_timedwait(&b->wake, &b->lock, &until);
-    stop = b->stop;
-    pthread_mutex_unlock(&b->lock);
-    return stop;
-}
 
 /* The durable consumer (created when missing; an existing one is used as
  * it is) and a pull subscription bound to it. Creating it explicitly
@@ -191,7 +170,7 @@ void *bridge_commands_main(void *arg)
         pthread_mutex_unlock(&b->lock);
         if (!publishing ||
             (sub == NULL && (sub = bind_consumer(b, &logged)) == NULL)) {
-            if (pause_or_stop(b, RETRY_MS))
+            if (bridge_wait(b, RETRY_MS, BRIDGE_WAKE_ANY, 0))
                 break;
             continue;
         }
@@ -209,7 +188,7 @@ void *bridge_commands_main(void *arg)
                            nats_GetLastError(NULL));
             failing = true;
             natsMsgList_Destroy(&list);
-            if (pause_or_stop(b, RETRY_MS))
+            if (bridge_wait(b, RETRY_MS, BRIDGE_WAKE_ANY, 0))
                 break;
             continue;
         }

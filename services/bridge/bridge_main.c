@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bridge.h"
 #include "bridge_log.h"
 #include "hvrpc/bridge/v1/bridge.hvrpc.h"
 #include "reflection_service.h"
+#include "svc_time.h"
 
 static const char usage[] =
     "usage: hvrpc-bridge --host-id ID --bus URI --spool PATH [options]\n"
@@ -54,6 +56,23 @@ void bridge_count(bridge *b, uint64_t *counter, uint64_t n)
     pthread_mutex_lock(&b->lock);
     *counter += n;
     pthread_mutex_unlock(&b->lock);
+}
+
+bool bridge_wait(bridge *b, uint32_t ms, bridge_wake until, uint64_t gen)
+{
+    /* b->wake has the default clock (bridge_main() sets none). */
+    struct timespec deadline = hvrpc_svc_deadline(CLOCK_REALTIME, ms);
+    bool stop;
+
+    pthread_mutex_lock(&b->lock);
+    while (!b->stop && !(until == BRIDGE_WAKE_ROWS && b->gen != gen)) {
+        if (pthread_cond_timedwait(&b->wake, &b->lock, &deadline) != 0 ||
+            until == BRIDGE_WAKE_ANY)
+            break;
+    }
+    stop = b->stop;
+    pthread_mutex_unlock(&b->lock);
+    return stop;
 }
 
 static void stats(hvrpc_call *call, const Hvrpc__Bridge__V1__StatsRequest *req,

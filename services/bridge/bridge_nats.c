@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <sys/stat.h>
 
@@ -473,29 +472,6 @@ static bool publish_one(bridge *b, const bridge_spool_entry *e)
     return true;
 }
 
-/* Waits up to ms, or until the bridge stops, or (rows) until new rows
- * come (b->gen moves on from gen). True when stopping. */
-static bool wait_for(bridge *b, bool rows, uint64_t gen, uint32_t ms)
-{
-    struct timespec until;
-    bool stop;
-
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&b->lock);
-    while (!b->stop && (!rows || b->gen == gen) &&
-           pthread_cond_timedwait(&b->wake, &b->lock, &until) == 0)
-        ;
-    stop = b->stop;
-    pthread_mutex_unlock(&b->lock);
-    return stop;
-}
-
 void *bridge_publisher_main(void *arg)
 {
     bridge *b = arg;
@@ -516,7 +492,7 @@ void *bridge_publisher_main(void *arg)
         /* One publisher per spool, or two would race each other's order. */
         if (!b->stats.publishing) {
             if (!bridge_spool_try_lock(b->spool)) {
-                if (wait_for(b, false, gen, IDLE_WAIT_MS))
+                if (bridge_wait(b, IDLE_WAIT_MS, BRIDGE_WAKE_STOP, 0))
                     break;
                 continue;
             }
@@ -526,19 +502,19 @@ void *bridge_publisher_main(void *arg)
             bridge_log("publisher lock taken: publishing the spool");
         }
         if (!n->stream_ready && !(n->stream_ready = ensure_stream(b))) {
-            if (wait_for(b, false, gen, IDLE_WAIT_MS))
+            if (bridge_wait(b, IDLE_WAIT_MS, BRIDGE_WAKE_STOP, 0))
                 break;
             continue;
         }
         if (bridge_spool_peek(b->spool, batch, PUBLISH_BATCH, &count, &st) !=
             HVRPC_OK) {
             bridge_log("%s", st.message);
-            if (wait_for(b, false, gen, IDLE_WAIT_MS))
+            if (bridge_wait(b, IDLE_WAIT_MS, BRIDGE_WAKE_STOP, 0))
                 break;
             continue;
         }
         if (count == 0) {
-            if (wait_for(b, true, gen, IDLE_WAIT_MS))
+            if (bridge_wait(b, IDLE_WAIT_MS, BRIDGE_WAKE_ROWS, gen))
                 break;
             continue;
         }
@@ -547,7 +523,7 @@ void *bridge_publisher_main(void *arg)
             ok = publish_one(b, &batch[i]);
         for (size_t i = 0; i < count; i++)
             bridge_spool_entry_clear(&batch[i]);
-        if (!ok && wait_for(b, false, gen, RETRY_WAIT_MS))
+        if (!ok && bridge_wait(b, RETRY_WAIT_MS, BRIDGE_WAKE_STOP, 0))
             break;
     }
     return NULL;

@@ -19,6 +19,7 @@
 
 #include "hvrpc/bus/v1/bus.hvrpc.h"
 #include "kvp_bus.h"
+#include "svc_time.h"
 
 #define RETRY_MS        1000
 #define CALL_TIMEOUT_MS 5000
@@ -139,16 +140,9 @@ void hvrpc_kvp_bus_changed(const char *vm, const char *key, void *arg)
 /* Waits up to ms for a change or the stop; true when stopping. */
 static bool wait_for(hvrpc_kvp_bus *b, int ms, bool need_change)
 {
-    struct timespec until;
+    struct timespec until = hvrpc_svc_deadline(CLOCK_MONOTONIC, ms);
     bool stop;
 
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&b->mu);
     while (!b->stop && (!need_change || b->n == 0) &&
            pthread_cond_timedwait(&b->cv, &b->mu, &until) != ETIMEDOUT)

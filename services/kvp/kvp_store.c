@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "kvp_store.h"
+#include "svc_time.h"
 
 #define KVP_APPLICATION_ID 1752591222 /* 0x68766b76, "hvkv" */
 #define KVP_SCHEMA_VERSION 1
@@ -737,13 +738,7 @@ bool hvrpc_kvp_store_wait(hvrpc_kvp_store *s, hvrpc_kvp_pool pool, uint64_t gen,
 
     if (!valid_pool(pool))
         return false;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    until = hvrpc_svc_deadline(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&s->mu);
     while (s->generation[pool] == gen &&
            pthread_cond_timedwait(&s->changed, &s->mu, &until) != ETIMEDOUT)

@@ -21,7 +21,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -38,6 +36,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "count_alloc.h"
+#include "mux_proc.h"
 #include "hvrpc/hvrpc.h"
 #include "transport.h"
 
@@ -154,35 +154,7 @@ static ssize_t faulty_write(int fd, const void *buf, size_t n)
 
 static hvrpc__transport faulty;
 
-/* --- the runtime's memory and this process's fds, counted ---------------- */
-
-static atomic_long blocks;
-
-static void *count_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    void *p = malloc(n);
-    if (p)
-        atomic_fetch_add(&blocks, 1);
-    return p;
-}
-
-static void *count_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    void *q = realloc(p, n);
-    if (q && !p)
-        atomic_fetch_add(&blocks, 1);
-    return q;
-}
-
-static void count_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p)
-        atomic_fetch_sub(&blocks, 1);
-    free(p);
-}
+/* --- this process's fds, counted (the runtime's memory: count_alloc.h) --- */
 
 static int open_fds(void)
 {
@@ -218,61 +190,18 @@ static const hvrpc_service service = {"fault.Bytes", methods, 1};
 static char dir[32];
 static char unix_uri[96], hybrid_uri[128], full_uri[128];
 static hvrpc_server *srv;
-static pid_t mux_pid;
-static int mux_out = -1;
+static mux_proc mux;
 
 /* Starts vmm_mux (its READY line read) relaying GUEST_PORT to the server. */
-static int mux_start(const char *exe)
+static int start_vmm(const char *exe)
 {
     char uds[64], rule[128];
     snprintf(uds, sizeof uds, "%s/vmm.sock", dir);
     snprintf(rule, sizeof rule, "%u=unix://%s/s.sock", GUEST_PORT, dir);
     char *argv[] = {(char *)exe, "--uds", uds, "--port", rule, NULL};
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return -1;
-    pid_t parent = getpid();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(127);
-        dup2(p[1], STDOUT_FILENO);
-        execv(exe, argv);
-        _exit(127);
-    }
-    close(p[1]);
-    mux_pid = pid;
-    mux_out = p[0];
-    if (pid < 0)
-        return -1;
-    char buf[16] = {0};
-    size_t n = 0;
-    int64_t deadline = now_ms() + 10000;
-    while (n < 6 && now_ms() < deadline) {
-        struct pollfd pfd = {.fd = mux_out, .events = POLLIN};
-        if (poll(&pfd, 1, 500) < 0)
-            return -1;
-        ssize_t k = read(mux_out, buf + n, sizeof buf - 1 - n);
-        if (k == 0)
-            break;
-        if (k > 0)
-            n += (size_t)k;
-    }
     snprintf(hybrid_uri, sizeof hybrid_uri, "hybrid+vsock://%s:%u", uds,
              GUEST_PORT);
-    return strncmp(buf, "READY\n", 6) == 0 ? 0 : -1;
-}
-
-static void mux_stop(void)
-{
-    if (mux_pid > 0) {
-        kill(mux_pid, SIGTERM);
-        while (waitpid(mux_pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    if (mux_out >= 0)
-        close(mux_out);
+    return mux_start(&mux, argv);
 }
 
 /* Connects to uri with faults on (timeout_ms for connect and handshake);
@@ -455,8 +384,7 @@ int main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    hvrpc_allocator al = {sizeof al, count_malloc, count_realloc, count_free,
-                          NULL};
+    hvrpc_allocator al = count_allocator();
     hvrpc_status st;
     CHECK_INT(hvrpc_replace_allocator(&al, &st), HVRPC_OK);
     faulty = hvrpc__transport_unix;
@@ -476,9 +404,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "server: %s\n", st.message);
         return 1;
     }
-    if (mux_start(argv[1]) != 0) {
+    if (start_vmm(argv[1]) != 0) {
         fprintf(stderr, "vmm_mux %s did not start\n", argv[1]);
-        mux_stop();
+        mux_stop(&mux);
         return 1;
     }
     int fds0 = open_fds();
@@ -502,10 +430,10 @@ int main(int argc, char **argv)
 
     /* Every fd a failed or interrupted connect made was closed. */
     CHECK_INT(open_fds(), fds0);
-    mux_stop();
+    mux_stop(&mux);
     hvrpc_server_free(srv);
     hvrpc__transport_unix_override = NULL;
-    CHECK_INT(atomic_load(&blocks), 0);
+    CHECK_INT(atomic_load(&count_alloc_blocks), 0);
     CHECK_INT(hvrpc_replace_allocator(NULL, &st), HVRPC_OK);
     char path[64];
     snprintf(path, sizeof path, "%s/s.sock", dir);

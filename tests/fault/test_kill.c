@@ -27,37 +27,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "count_alloc.h"
 #include "raw_peer.h"
 
 #define ECHO "hvrpc.echo.v1.Echo"
-
-static atomic_long blocks;
-
-static void *count_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    void *p = malloc(n);
-    if (p)
-        atomic_fetch_add(&blocks, 1);
-    return p;
-}
-
-static void *count_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    void *q = realloc(p, n);
-    if (q && !p)
-        atomic_fetch_add(&blocks, 1);
-    return q;
-}
-
-static void count_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p)
-        atomic_fetch_sub(&blocks, 1);
-    free(p);
-}
 
 /* The bytes raw_send_echo() would write, for a child to write later
  * (after fork only async-signal-safe calls: no malloc, no protobuf-c). */
@@ -232,7 +205,7 @@ static void client_killed(void)
     }
     close(steady);
     test_server_stop(&ts);
-    CHECK_INT(atomic_load(&blocks), 0);
+    CHECK_INT(atomic_load(&count_alloc_blocks), 0);
 }
 
 /* --- the server dies ---------------------------------------------------- */
@@ -370,14 +343,13 @@ static void server_killed(void)
     unlink(path);
     hvrpc_client_free(other);
     test_server_stop(&ts);
-    CHECK_INT(atomic_load(&blocks), 0);
+    CHECK_INT(atomic_load(&count_alloc_blocks), 0);
 }
 
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    hvrpc_allocator al = {sizeof al, count_malloc, count_realloc, count_free,
-                          NULL};
+    hvrpc_allocator al = count_allocator();
     hvrpc_status st;
     CHECK_INT(hvrpc_replace_allocator(&al, &st), HVRPC_OK);
     client_killed();

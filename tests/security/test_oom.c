@@ -9,44 +9,18 @@
 #include <stdlib.h>
 
 #include "check.h"
+#include "count_alloc.h"
 #include "raw_peer.h"
 
-static atomic_long outstanding; /* allocations not yet freed */
-static atomic_long countdown;   /* fail when it reaches 0; <0: never */
+static atomic_long countdown; /* fail when it reaches 0; <0: never */
 static atomic_long failed;
 
-static void *counting_malloc(void *ctx, size_t n)
+static bool countdown_fail(void)
 {
-    (void)ctx;
-    if (atomic_fetch_sub(&countdown, 1) == 1) {
-        atomic_fetch_add(&failed, 1);
-        return NULL;
-    }
-    void *p = malloc(n);
-    if (p)
-        atomic_fetch_add(&outstanding, 1);
-    return p;
-}
-
-static void *counting_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    if (atomic_fetch_sub(&countdown, 1) == 1) {
-        atomic_fetch_add(&failed, 1);
-        return NULL;
-    }
-    void *q = realloc(p, n);
-    if (q && !p)
-        atomic_fetch_add(&outstanding, 1);
-    return q;
-}
-
-static void counting_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p)
-        atomic_fetch_sub(&outstanding, 1);
-    free(p);
+    if (atomic_fetch_sub(&countdown, 1) != 1)
+        return false;
+    atomic_fetch_add(&failed, 1);
+    return true;
 }
 
 /* One call with allocation k failing, on a fresh server and client. */
@@ -94,8 +68,8 @@ static int one_run(long k, hvrpc_code *code)
 
 int main(void)
 {
-    hvrpc_allocator a = {sizeof a, counting_malloc, counting_realloc,
-                         counting_free, NULL};
+    hvrpc_allocator a = count_allocator();
+    count_alloc_fail = countdown_fail;
     hvrpc_status st;
     CHECK_INT(hvrpc_replace_allocator(&a, &st), HVRPC_OK);
     atomic_store(&countdown, -1);
@@ -109,11 +83,11 @@ int main(void)
             break;
         statuses[code]++;
         /* Everything allocated was freed, failure or not. */
-        if (atomic_load(&outstanding) != 0) {
+        if (atomic_load(&count_alloc_blocks) != 0) {
             fprintf(stderr, "allocation %ld failing: %ld leaked\n", k,
-                    atomic_load(&outstanding));
+                    atomic_load(&count_alloc_blocks));
             CHECK(0);
-            atomic_store(&outstanding, 0);
+            atomic_store(&count_alloc_blocks, 0);
         }
         if (f == 0 && code == HVRPC_OK)
             break; /* the call needed fewer than k allocations */

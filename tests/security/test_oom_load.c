@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "count_alloc.h"
 #include "hvrpc/hvrpc.h"
 
 #define ONE_IN  24   /* the failure rate while failing */
@@ -43,7 +44,6 @@
 static uint64_t seed;
 static atomic_bool failing;
 static atomic_ulong n_allocs, n_failed;
-static atomic_long outstanding;
 
 /* splitmix64: allocation i fails when the hash of (seed, i) says so. */
 static bool should_fail(void)
@@ -59,36 +59,6 @@ static bool should_fail(void)
         return false;
     atomic_fetch_add(&n_failed, 1);
     return true;
-}
-
-static void *oom_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    if (should_fail())
-        return NULL;
-    void *p = malloc(n);
-    if (p)
-        atomic_fetch_add(&outstanding, 1);
-    return p;
-}
-
-static void *oom_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    if (should_fail())
-        return NULL;
-    void *q = realloc(p, n);
-    if (q && !p)
-        atomic_fetch_add(&outstanding, 1);
-    return q;
-}
-
-static void oom_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p)
-        atomic_fetch_sub(&outstanding, 1);
-    free(p);
 }
 
 /* --- the service: unary echo, bidirectional echo ------------------------ */
@@ -348,7 +318,8 @@ int main(void)
     close(ready[0]);
     close(ctl[0]);
 
-    hvrpc_allocator a = {sizeof a, oom_malloc, oom_realloc, oom_free, NULL};
+    hvrpc_allocator a = count_allocator();
+    count_alloc_fail = should_fail;
     hvrpc_status st;
     CHECK_INT(hvrpc_replace_allocator(&a, &st), HVRPC_OK);
     hvrpc_server *srv;
@@ -387,10 +358,10 @@ int main(void)
     alarm(15);
     hvrpc_server_free(srv);
     alarm(0);
-    if (atomic_load(&outstanding) != 0)
+    if (atomic_load(&count_alloc_blocks) != 0)
         fprintf(stderr, "%ld allocations leaked (seed %" PRIu64 ")\n",
-                atomic_load(&outstanding), seed);
-    CHECK_INT(atomic_load(&outstanding), 0);
+                atomic_load(&count_alloc_blocks), seed);
+    CHECK_INT(atomic_load(&count_alloc_blocks), 0);
     CHECK_INT(hvrpc_replace_allocator(NULL, &st), HVRPC_OK);
     char path[64];
     snprintf(path, sizeof path, "%s/s.sock", dir);
