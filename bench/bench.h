@@ -9,6 +9,7 @@
  *   peer.c        the line protocol of the peers (peer.h)
  *   peer_hvrpc.c  our server and client
  *   peer_raw.c    the raw socket ping-pong
+ *   vsock_probe.c whether this kernel has a local vsock
  *   alloc_count.c the counting allocator
  *   grpc/, go/    the gRPC C++ and Go ttrpc peers
  */
@@ -31,7 +32,14 @@ typedef enum bench_system {
     SYS_N
 } bench_system;
 
-typedef enum bench_transport { TR_UNIX, TR_TCP, TR_N } bench_transport;
+/* vsock: CID 1 (vsock_loopback), servers on vsock://any:any; only where
+ * the kernel has a local vsock transport (the QEMU guest of tests/vm). */
+typedef enum bench_transport {
+    TR_UNIX,
+    TR_TCP,
+    TR_VSOCK,
+    TR_N
+} bench_transport;
 
 typedef enum bench_scenario {
     SC_LATENCY,     /* one caller, 64 B, every call timed */
@@ -53,6 +61,7 @@ typedef struct bench_config {
     bool system_on[SYS_N], transport_on[TR_N], scenario_on[SC_N];
     const char *peer_grpc, *peer_ttrpc; /* programs; "" when not built */
     const char *grpc_skip, *ttrpc_skip; /* why they were not built */
+    const char *ttrpc_vsock_skip; /* why the Go peer has no vsock, or "" */
     const char *doc_path, *plot_path, *save_path, *compare_path;
     char command[2048]; /* how this run was started */
 } bench_config;
@@ -79,19 +88,33 @@ typedef struct bench_cell {
 typedef struct bench_results {
     bench_cell cell[SYS_N][TR_N][SC_N];
     const char *skip[SYS_N]; /* why a system did not run, or NULL */
-    char date[64];           /* when the run started, UTC */
-    double seconds;          /* how long it took */
+    /* Why a system did not run on one transport (gRPC on vsock), or NULL. */
+    const char *skip_on[SYS_N][TR_N];
+    /* Why a selected transport was not measured at all (no local vsock),
+     * or "". */
+    char transport_skip[TR_N][192];
+    char date[64];  /* when the run started, UTC */
+    double seconds; /* how long it took */
 } bench_results;
 
-extern const char *const bench_system_key[SYS_N];   /* "hvrpc", "grpc-cb" */
-extern const char *const bench_system_label[SYS_N]; /* "gRPC callback" */
-extern const char *const bench_transport_key[TR_N]; /* "unix", "tcp" */
-extern const char *const bench_scenario_key[SC_N];  /* "latency" */
+extern const char *const bench_system_key[SYS_N];     /* "hvrpc", "grpc-cb" */
+extern const char *const bench_system_label[SYS_N];   /* "gRPC callback" */
+extern const char *const bench_transport_key[TR_N];   /* "unix", "tcp" */
+extern const char *const bench_transport_label[TR_N]; /* "tcp 127.0.0.1" */
+extern const char *const bench_scenario_key[SC_N];    /* "latency" */
 
 /* Runs everything cfg selects into *res (zeroed first). 0 when every run
  * succeeded, 1 when any failed. */
 int bench_run(const bench_config *cfg, bench_results *res);
 void bench_results_free(bench_results *res);
+
+/* Why system s has no figures on transport tr, or NULL when it has. */
+const char *bench_skipped(const bench_results *res, bench_system s,
+                          bench_transport tr);
+
+/* True when tr was selected and could be measured. */
+bool bench_transport_measured(const bench_config *cfg, const bench_results *res,
+                              bench_transport tr);
 
 /* qsort() comparison of int64_t. */
 int bench_cmp_i64(const void *a, const void *b);
@@ -108,6 +131,10 @@ int bench_report(const bench_config *cfg, const bench_results *res, FILE *out);
  * and a panel per transport, with gnuplot into cfg->plot_path (PNG). 0, or
  * -1 after saying why on stderr (gnuplot missing, say). */
 int bench_plot(const bench_config *cfg, const bench_results *res);
+
+/* 0 when a vsock connection to CID 1 works here (vsock_probe.c); else -1
+ * with why filled. */
+int bench_vsock_probe(char *why, size_t size);
 
 /* The C peers (peer_hvrpc.c, peer_raw.c). Exit codes. */
 int bench_hvrpc_serve(const char *uri);

@@ -17,7 +17,8 @@ static const char usage[] =
     "  --run-ms MS         measured time of each run (500)\n"
     "  --warm-ms MS        warm-up before it (100)\n"
     "  --systems LIST      of hvrpc,raw,grpc-sync,grpc-cb,ttrpc (all)\n"
-    "  --transports LIST   of unix,tcp (both)\n"
+    "  --transports LIST   of unix,tcp,vsock (unix,tcp); vsock needs a local\n"
+    "                      vsock (vsock_loopback: tests/vm/vm.sh --bench)\n"
     "  --scenarios LIST    of latency,throughput,concurrency,scale,idle (all)\n"
     "  --doc FILE          write the results into FILE's results block\n"
     "                      (docs/BENCHMARKS.md)\n"
@@ -87,6 +88,7 @@ static int parse_options(bench_config *cfg, int argc, char **argv)
     cfg->peer_ttrpc = HVRPC_BENCH_TTRPC_PEER;
     cfg->grpc_skip = HVRPC_BENCH_GRPC_SKIP;
     cfg->ttrpc_skip = HVRPC_BENCH_TTRPC_SKIP;
+    cfg->ttrpc_vsock_skip = HVRPC_BENCH_TTRPC_VSOCK_SKIP;
     cfg->inflight = 64;
     unsigned reps = 0, run_ms = 0, warm_ms = 0;
     for (int i = 1; i < argc; i++) {

@@ -5,12 +5,14 @@
  * Each system under test is a server program and a client program, run by
  * hvrpc-bench in child processes (servers and clients never share one):
  *
- *   PEER serve ... URI   listens on URI (unix:///path, tcp://127.0.0.1:0),
- *                        prints "ready URI" with the address it really
- *                        listens on and serves until SIGTERM (exit 0). On
- *                        SIGUSR1 it prints "allocs N": the heap
- *                        allocations the process has made so far, -1 when
- *                        it cannot count them.
+ *   PEER serve ... URI   listens on URI (unix:///path, tcp://127.0.0.1:0,
+ *                        vsock://any:any), prints "ready URI" with the
+ *                        address it really listens on (vsock://any:PORT:
+ *                        hvrpc-bench has clients connect to
+ *                        vsock://local:PORT) and serves until SIGTERM
+ *                        (exit 0). On SIGUSR1 it prints "allocs N": the
+ *                        heap allocations the process has made so far, -1
+ *                        when it cannot count them.
  *   PEER client ... URI SIZE CONNS INFLIGHT WARM_MS RUN_MS
  *                        opens CONNS connections and makes one call on
  *                        each; runs the load for WARM_MS; prints "warm" and

@@ -25,6 +25,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <linux/vm_sockets.h>
+
 #include <hvrpc/hvrpc.h>
 
 #include "alloc_count.h"
@@ -68,14 +70,23 @@ static int open_socket(const char *uri, bool listening, char *bound,
         memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
         sl = ai->ai_addrlen;
         freeaddrinfo(ai);
+    } else if (a.kind == HVRPC_ADDR_VSOCK) {
+        /* hvrpc's names map onto the kernel's: any is VMADDR_CID_ANY (and
+         * VMADDR_PORT_ANY), local VMADDR_CID_LOCAL. */
+        struct sockaddr_vm *vm = (struct sockaddr_vm *)&ss;
+        vm->svm_family = AF_VSOCK;
+        vm->svm_cid = a.u.vsock.cid;
+        vm->svm_port = a.u.vsock.port;
+        sl = sizeof *vm;
     } else {
-        return -peer_error("%s: the raw peer knows unix paths and tcp", uri);
+        return -peer_error("%s: the raw peer knows unix paths, tcp and vsock",
+                           uri);
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0)
         return -peer_error("socket: %s", strerror(errno));
-    if (ss.ss_family != AF_UNIX) {
+    if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     }
@@ -93,6 +104,10 @@ static int open_socket(const char *uri, bool listening, char *bound,
         sl = sizeof ss;
         getsockname(fd, (struct sockaddr *)&ss, &sl);
         a.u.tcp.port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (listening && a.kind == HVRPC_ADDR_VSOCK) {
+        sl = sizeof ss; /* the port the kernel picked for "any" */
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        a.u.vsock.port = ((struct sockaddr_vm *)&ss)->svm_port;
     }
     if (bound)
         hvrpc_address_format(&a, bound, bound_size);

@@ -56,7 +56,9 @@ static void write_script(FILE *gp, const bench_config *cfg,
                          const bench_results *res, const char *dir, double lo,
                          double hi)
 {
-    int panels = cfg->transport_on[TR_UNIX] + cfg->transport_on[TR_TCP];
+    int panels = 0;
+    for (int tr = 0; tr < TR_N; tr++)
+        panels += bench_transport_measured(cfg, res, tr);
     fprintf(gp,
             "set terminal pngcairo size %d,480 font ',10'\n"
             "set output '%s'\n"
@@ -68,10 +70,9 @@ static void write_script(FILE *gp, const bench_config *cfg,
             panels > 1 ? 1100 : 620, cfg->plot_path, panels, res->date,
             lo / 1.2, hi * 1.2);
     for (int tr = 0; tr < TR_N; tr++) {
-        if (!cfg->transport_on[tr])
+        if (!bench_transport_measured(cfg, res, tr))
             continue;
-        fprintf(gp, "set title '%s'\nplot",
-                tr == TR_UNIX ? "unix socket" : "tcp 127.0.0.1");
+        fprintf(gp, "set title '%s'\nplot", bench_transport_label[tr]);
         const char *sep = "";
         for (int s = 0; s < SYS_N; s++) {
             if (!res->cell[s][tr][SC_LATENCY].n_samples)
@@ -95,6 +96,13 @@ int bench_plot(const bench_config *cfg, const bench_results *res)
                         "(apt-get install gnuplot-nox)\n");
         return -1;
     }
+    bool any = false;
+    for (int tr = 0; tr < TR_N; tr++)
+        any = any || bench_transport_measured(cfg, res, tr);
+    if (!any) {
+        fprintf(stderr, "hvrpc-bench: no plot: no transport was measured\n");
+        return -1;
+    }
     char dir[] = "/tmp/hvrpc-bench-plot-XXXXXX";
     if (!mkdtemp(dir)) {
         perror("hvrpc-bench: mkdtemp");
@@ -107,7 +115,7 @@ int bench_plot(const bench_config *cfg, const bench_results *res)
         for (int s = 0; s < SYS_N; s++) {
             const bench_cell *c = &res->cell[s][tr][SC_LATENCY];
             data_path(data, sizeof data, dir, tr, s);
-            if (cfg->transport_on[tr] && c->n_samples &&
+            if (bench_transport_measured(cfg, res, tr) && c->n_samples &&
                 write_cdf(data, c->samples, c->n_samples, &lo, &hi) != 0)
                 rc = -1;
         }

@@ -122,7 +122,7 @@ static void label_of(const bench_config *cfg, const metric *m, char *buf,
 static double value(const bench_results *res, bench_system s,
                     bench_transport tr, const metric *m)
 {
-    if (res->skip[s])
+    if (bench_skipped(res, s, tr))
         return -1;
     return bench_median(&res->cell[s][tr][m->sc], m->pick);
 }
@@ -148,17 +148,17 @@ static void put_ratio(FILE *out, double ours, double theirs)
 static void print_table(FILE *out, const bench_config *cfg,
                         const bench_results *res, bench_transport tr)
 {
-    bool ours = !res->skip[SYS_HVRPC];
-    fprintf(out, "| %s |", tr == TR_UNIX ? "unix socket" : "tcp 127.0.0.1");
+    bool ours = !bench_skipped(res, SYS_HVRPC, tr);
+    fprintf(out, "| %s |", bench_transport_label[tr]);
     for (int s = 0; s < SYS_N; s++)
-        if (!res->skip[s])
+        if (!bench_skipped(res, s, tr))
             fprintf(out, " %s |", bench_system_label[s]);
     for (int s = SYS_HVRPC + 1; ours && s < SYS_N; s++)
-        if (!res->skip[s])
+        if (!bench_skipped(res, s, tr))
             fprintf(out, " hvrpc / %s |", bench_system_label[s]);
     fprintf(out, "\n|---|");
     for (int s = 0; s < SYS_N; s++)
-        if (!res->skip[s])
+        if (!bench_skipped(res, s, tr))
             fprintf(out, "--:|%s", ours && s != SYS_HVRPC ? "--:|" : "");
     fprintf(out, "\n");
     for (size_t i = 0; i < N_METRICS; i++) {
@@ -169,11 +169,11 @@ static void print_table(FILE *out, const bench_config *cfg,
         label_of(cfg, m, label, sizeof label);
         fprintf(out, "| %s |", label);
         for (int s = 0; s < SYS_N; s++)
-            if (!res->skip[s])
+            if (!bench_skipped(res, s, tr))
                 put_value(out, value(res, s, tr, m), m->decimals);
         double v = value(res, SYS_HVRPC, tr, m);
         for (int s = SYS_HVRPC + 1; ours && s < SYS_N; s++)
-            if (!res->skip[s])
+            if (!bench_skipped(res, s, tr))
                 put_ratio(out, v, value(res, s, tr, m));
         fprintf(out, "\n");
     }
@@ -234,8 +234,8 @@ static void print_target(FILE *out, const bench_config *cfg,
 {
     const metric *m = metric_by_key(t->key);
     double v = value(res, SYS_HVRPC, tr, m);
-    if (!cfg->transport_on[tr] || !cfg->scenario_on[m->sc] || v < 0 ||
-        (m->sc == SC_IDLE && cfg->idle_conns != 1000)) {
+    if (!bench_transport_measured(cfg, res, tr) || !cfg->scenario_on[m->sc] ||
+        v < 0 || (m->sc == SC_IDLE && cfg->idle_conns != 1000)) {
         fprintf(out, " not measured |");
         return;
     }
@@ -267,12 +267,27 @@ static void print_target(FILE *out, const bench_config *cfg,
 static void print_targets(FILE *out, const bench_config *cfg,
                           const bench_results *res)
 {
-    fprintf(out, "| target (issue 7) | unix socket | tcp 127.0.0.1 |\n"
-                 "|---|---|---|\n");
+    /* A column per transport measured; none (vsock skipped): no table. */
+    bool col[TR_N];
+    int cols = 0;
+    for (int tr = 0; tr < TR_N; tr++)
+        cols += col[tr] = bench_transport_measured(cfg, res, tr);
+    if (!cols)
+        return;
+    fprintf(out, "| target (issue 7) |");
+    for (int tr = 0; tr < TR_N; tr++)
+        if (col[tr])
+            fprintf(out, " %s |", bench_transport_label[tr]);
+    fprintf(out, "\n|---|");
+    for (int tr = 0; tr < TR_N; tr++)
+        if (col[tr])
+            fprintf(out, "---|");
+    fprintf(out, "\n");
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         fprintf(out, "| %s |", targets[i].text);
         for (int tr = 0; tr < TR_N; tr++)
-            print_target(out, cfg, res, &targets[i], tr);
+            if (col[tr])
+                print_target(out, cfg, res, &targets[i], tr);
         fprintf(out, "\n");
     }
     fprintf(out, "\n");
@@ -329,16 +344,28 @@ static void print_block(FILE *out, const bench_config *cfg,
             version[0] ? version : "not a git checkout", cfg->reps,
             cfg->reps == 1 ? "" : "s", cfg->warm_ms, cfg->run_ms, res->seconds);
     for (int tr = 0; tr < TR_N; tr++)
-        if (cfg->transport_on[tr])
+        if (bench_transport_measured(cfg, res, tr))
             print_table(out, cfg, res, tr);
     print_targets(out, cfg, res);
     bool listed = false; /* any skip or failure: a list to end */
+    for (int tr = 0; tr < TR_N; tr++)
+        if (cfg->transport_on[tr] && res->transport_skip[tr][0]) {
+            fprintf(out, "- %s: skipped: %s.\n", bench_transport_key[tr],
+                    res->transport_skip[tr]);
+            listed = true;
+        }
     for (int s = 0; s < SYS_N; s++) {
         if (res->skip[s]) {
             fprintf(out, "- %s: skipped: %s.\n", bench_system_label[s],
                     res->skip[s]);
             listed = true;
         }
+        for (int tr = 0; tr < TR_N && !res->skip[s]; tr++)
+            if (bench_transport_measured(cfg, res, tr) && res->skip_on[s][tr]) {
+                fprintf(out, "- %s, %s: skipped: %s.\n", bench_system_label[s],
+                        bench_transport_key[tr], res->skip_on[s][tr]);
+                listed = true;
+            }
         for (int tr = 0; tr < TR_N; tr++)
             for (int sc = 0; sc < SC_N; sc++) {
                 const bench_cell *c = &res->cell[s][tr][sc];
@@ -436,7 +463,7 @@ static int save(const bench_config *cfg, const bench_results *res)
         for (int s = 0; s < SYS_N; s++)
             for (size_t i = 0; i < N_METRICS; i++) {
                 double v = value(res, s, tr, &metrics[i]);
-                if (cfg->transport_on[tr] && v >= 0)
+                if (bench_transport_measured(cfg, res, tr) && v >= 0)
                     fprintf(f, "%s\t%s\t%s\t%.6g\n", bench_transport_key[tr],
                             bench_system_key[s], metrics[i].key, v);
             }
@@ -470,12 +497,12 @@ static int compare(const bench_config *cfg, const bench_results *res, FILE *out)
     fprintf(out, "\nCompared with %s (%.*s):\n\n", cfg->compare_path,
             (int)strcspn(text, "\n"), text);
     for (int tr = 0; tr < TR_N; tr++) {
-        if (!cfg->transport_on[tr])
+        if (!bench_transport_measured(cfg, res, tr))
             continue;
         fprintf(out,
                 "| %s | hvrpc before | hvrpc now | hvrpc now / before | "
                 "raw now / before |\n|---|--:|--:|--:|--:|\n",
-                tr == TR_UNIX ? "unix socket" : "tcp 127.0.0.1");
+                bench_transport_label[tr]);
         for (size_t i = 0; i < N_METRICS; i++) {
             const metric *m = &metrics[i];
             const char *t = bench_transport_key[tr];

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hvrpc/hvrpc.h>
+
 #include "bench.h"
 #include "proc.h"
 
@@ -34,7 +36,9 @@ const char *const bench_system_key[SYS_N] = {"hvrpc", "raw", "grpc-sync",
                                              "grpc-cb", "ttrpc"};
 const char *const bench_system_label[SYS_N] = {
     "hvrpc", "raw socket", "gRPC sync", "gRPC callback", "Go ttrpc"};
-const char *const bench_transport_key[TR_N] = {"unix", "tcp"};
+const char *const bench_transport_key[TR_N] = {"unix", "tcp", "vsock"};
+const char *const bench_transport_label[TR_N] = {
+    "unix socket", "tcp 127.0.0.1", "vsock, CID 1 (vsock_loopback)"};
 const char *const bench_scenario_key[SC_N] = {"latency", "throughput",
                                               "concurrency", "scale", "idle"};
 
@@ -188,6 +192,20 @@ static const char *socket_path(runner *rn, bench_system sys)
     return path;
 }
 
+/* The address a client connects to, from the one a server says it
+ * listens on: a vsock listener on CID any is reached at CID 1 (local). */
+static void client_uri(const char *bound, char *uri, size_t uri_size)
+{
+    hvrpc_address a;
+    if (hvrpc_address_parse(bound, &a, NULL) == HVRPC_OK &&
+        a.kind == HVRPC_ADDR_VSOCK && a.u.vsock.cid == HVRPC_VSOCK_CID_ANY) {
+        a.u.vsock.cid = HVRPC_VSOCK_CID_LOCAL;
+        hvrpc_address_format(&a, uri, uri_size);
+        return;
+    }
+    snprintf(uri, uri_size, "%s", bound);
+}
+
 /* Starts sys's server listening on tr; its address goes to uri. */
 static int start_server(runner *rn, bench_system sys, bench_transport tr,
                         proc *srv, char *uri, size_t uri_size, char *why,
@@ -198,8 +216,10 @@ static int start_server(runner *rn, bench_system sys, bench_transport tr,
     if (tr == TR_UNIX) {
         snprintf(listen, sizeof listen, "unix://%s", socket_path(rn, sys));
         unlink(socket_path(rn, sys)); /* a previous run's, if left */
-    } else {
+    } else if (tr == TR_TCP) {
         snprintf(listen, sizeof listen, "tcp://127.0.0.1:0");
+    } else {
+        snprintf(listen, sizeof listen, "vsock://any:any");
     }
     /* PROG serve [MODE] URI NULL */
     char *argv[5] = {(char *)ln->prog, "serve"}, **a = argv + 2;
@@ -214,7 +234,7 @@ static int start_server(runner *rn, bench_system sys, bench_transport tr,
                  line[0] ? line : "no \"ready\" line");
         return -1;
     }
-    snprintf(uri, uri_size, "%s", line + 6);
+    client_uri(line + 6, uri, uri_size);
     return 0;
 }
 
@@ -322,7 +342,7 @@ out:
 static void progress(runner *rn, bench_system sys, bench_transport tr,
                      bench_scenario sc, const run_result *r, const char *why)
 {
-    fprintf(stderr, "[%3u/%u] %-4s %-11s %-9s ", ++rn->done, rn->total,
+    fprintf(stderr, "[%3u/%u] %-5s %-11s %-9s ", ++rn->done, rn->total,
             bench_transport_key[tr], bench_scenario_key[sc],
             bench_system_key[sys]);
     if (why)
@@ -364,6 +384,54 @@ static int setup(runner *rn)
     return 0;
 }
 
+const char *bench_skipped(const bench_results *res, bench_system s,
+                          bench_transport tr)
+{
+    if (res->skip[s])
+        return res->skip[s];
+    if (res->transport_skip[tr][0])
+        return res->transport_skip[tr];
+    return res->skip_on[s][tr];
+}
+
+bool bench_transport_measured(const bench_config *cfg, const bench_results *res,
+                              bench_transport tr)
+{
+    return cfg->transport_on[tr] && !res->transport_skip[tr][0];
+}
+
+/* What cannot run on a transport: vsock without a local vsock, gRPC on
+ * vsock at all, the Go peer when it was built without vsock. */
+static void transport_skips(const bench_config *cfg, bench_results *res)
+{
+    char *why = res->transport_skip[TR_VSOCK];
+    if (cfg->transport_on[TR_VSOCK] &&
+        bench_vsock_probe(why, sizeof res->transport_skip[TR_VSOCK]) != 0)
+        fprintf(stderr, "hvrpc-bench: vsock skipped: %s\n", why);
+    res->skip_on[SYS_GRPC_SYNC][TR_VSOCK] =
+        res->skip_on[SYS_GRPC_CB][TR_VSOCK] =
+            "gRPC has no vsock transport (Debian's gRPC 1.51 knows unix, "
+            "unix-abstract, ipv4, ipv6 and dns addresses, no AF_VSOCK)";
+    if (*cfg->ttrpc_vsock_skip)
+        res->skip_on[SYS_TTRPC][TR_VSOCK] = cfg->ttrpc_vsock_skip;
+}
+
+/* The reason s cannot run on any transport selected (gRPC with only
+ * vsock), or NULL: it then stands for the system as a whole. */
+static const char *skipped_everywhere(const bench_config *cfg,
+                                      const bench_results *res, int s)
+{
+    const char *why = NULL;
+    for (int tr = 0; tr < TR_N; tr++) {
+        if (!cfg->transport_on[tr])
+            continue;
+        if (!res->skip_on[s][tr])
+            return NULL;
+        why = why ? why : res->skip_on[s][tr];
+    }
+    return why;
+}
+
 int bench_run(const bench_config *cfg, bench_results *res)
 {
     memset(res, 0, sizeof *res);
@@ -372,19 +440,22 @@ int bench_run(const bench_config *cfg, bench_results *res)
         return 1;
     time_t t = time(NULL);
     strftime(res->date, sizeof res->date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    transport_skips(cfg, res);
     unsigned per_rep = 0;
     for (int s = 0; s < SYS_N; s++) {
         const launcher *ln = &rn.launch[s];
-        if (!cfg->system_on[s])
-            res->skip[s] = "not selected (--systems)";
-        else if (!*ln->prog)
-            res->skip[s] =
-                *ln->missing ? ln->missing : "its peer was not built";
-        else if (access(ln->prog, X_OK) != 0)
-            res->skip[s] = "its peer program is missing";
-        for (int tr = 0; tr < TR_N && !res->skip[s]; tr++)
+        const char *why = skipped_everywhere(cfg, res, s);
+        if (!why && !cfg->system_on[s])
+            why = "not selected (--systems)";
+        else if (!why && !*ln->prog)
+            why = *ln->missing ? ln->missing : "its peer was not built";
+        else if (!why && access(ln->prog, X_OK) != 0)
+            why = "its peer program is missing";
+        res->skip[s] = why;
+        for (int tr = 0; tr < TR_N; tr++)
             for (int sc = 0; sc < SC_N; sc++)
-                per_rep += cfg->transport_on[tr] && cfg->scenario_on[sc];
+                per_rep += cfg->transport_on[tr] && cfg->scenario_on[sc] &&
+                           !bench_skipped(res, s, tr);
     }
     rn.total = per_rep * cfg->reps;
     int64_t t0 = peer_now_ns();
@@ -393,7 +464,7 @@ int bench_run(const bench_config *cfg, bench_results *res)
         for (int tr = 0; tr < TR_N; tr++)
             for (int sc = 0; sc < SC_N; sc++)
                 for (int s = 0; s < SYS_N; s++) {
-                    if (res->skip[s] || !cfg->transport_on[tr] ||
+                    if (bench_skipped(res, s, tr) || !cfg->transport_on[tr] ||
                         !cfg->scenario_on[sc])
                         continue;
                     bench_cell *c = &res->cell[s][tr][sc];

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -48,6 +49,7 @@ void hvrpc__conn_reopen(hvrpc__conn *c, int fd)
     c->close_when_flushed = false;
     c->paused = false;
     c->want_out = false;
+    c->corked = false;
     c->last_rx_ns = hvrpc__now_ns();
     pthread_mutex_unlock(&c->mu);
 }
@@ -55,19 +57,63 @@ void hvrpc__conn_reopen(hvrpc__conn *c, int fd)
 void hvrpc__conn_destroy(hvrpc__conn *c)
 {
     hvrpc__frame_reader_free(&c->reader);
+    hvrpc__free(c->out); /* NULL once closed; here for a conn never started */
     pthread_mutex_destroy(&c->mu);
+}
+
+/* A ring larger than this is freed once it drains: a peer that once let
+ * thousands of frames pile up does not keep their slots for good. */
+#define OUT_KEEP 256
+
+static hvrpc__frame_buf *out_at(hvrpc__conn *c, size_t i)
+{
+    return &c->out[(c->out_first + i) % c->out_cap];
+}
+
+/* Frees the first queued frame. */
+static void pop_locked(hvrpc__conn *c)
+{
+    hvrpc__free(c->out[c->out_first].data);
+    c->out_first = (c->out_first + 1) % c->out_cap;
+    c->out_n--;
+    c->out_off = 0;
+    if (c->out_n == 0) {
+        c->out_first = 0;
+        if (c->out_cap > OUT_KEEP) {
+            hvrpc__free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
+    }
+}
+
+/* Appends f to the queue; -1 when out of memory. */
+static int push_locked(hvrpc__conn *c, const hvrpc__frame_buf *f)
+{
+    if (c->out_n == c->out_cap) {
+        size_t cap = c->out_cap ? 2 * c->out_cap : 8;
+        hvrpc__frame_buf *ring = hvrpc__malloc(cap * sizeof *ring);
+        if (!ring)
+            return -1;
+        for (size_t i = 0; i < c->out_n; i++)
+            ring[i] = *out_at(c, i);
+        hvrpc__free(c->out);
+        c->out = ring;
+        c->out_cap = cap;
+        c->out_first = 0;
+    }
+    c->out[(c->out_first + c->out_n) % c->out_cap] = *f;
+    c->out_n++;
+    return 0;
 }
 
 static void drop_queue(hvrpc__conn *c)
 {
-    hvrpc__outbuf *o = c->out_head;
-    while (o) {
-        hvrpc__outbuf *next = o->next;
-        hvrpc__free(o->f.data);
-        hvrpc__free(o);
-        o = next;
-    }
-    c->out_head = c->out_tail = NULL;
+    while (c->out_n > 0)
+        pop_locked(c);
+    hvrpc__free(c->out);
+    c->out = NULL;
+    c->out_cap = 0;
     c->out_off = 0;
     c->out_bytes = 0;
 }
@@ -102,6 +148,14 @@ static void update_events(hvrpc__conn *c, bool want_out, bool paused)
                     (paused ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0));
 }
 
+/* Asks the loop to flush when the socket is writable, and pauses reading
+ * while too much waits; c->mu held, something queued. */
+static void want_flush_locked(hvrpc__conn *c)
+{
+    update_events(c, true,
+                  c->paused || (c->pause_at && c->out_bytes > c->pause_at));
+}
+
 hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
 {
     if (c->closed) {
@@ -109,7 +163,11 @@ hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
         return HVRPC_UNAVAILABLE;
     }
     size_t done = 0;
-    if (!c->out_head && write_some(c, f->data, f->len, &done) < 0) {
+    /* Straight out when nothing waits before it, unless the loop is in a
+     * read batch (corked): then it joins the queue and leaves with the
+     * batch's other frames in one writev. */
+    if (c->out_n == 0 && !c->corked &&
+        write_some(c, f->data, f->len, &done) < 0) {
         hvrpc__free(f->data);
         hvrpc__conn_abort_locked(c);
         return HVRPC_UNAVAILABLE;
@@ -118,26 +176,21 @@ hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
         hvrpc__free(f->data);
         return HVRPC_OK;
     }
-    hvrpc__outbuf *o = hvrpc__malloc(sizeof *o);
-    if (!o) {
+    bool first = c->out_n == 0;
+    if (push_locked(c, f) != 0) {
         /* Part of the frame may be out: the stream is beyond repair. */
         hvrpc__free(f->data);
         hvrpc__conn_abort_locked(c);
         return HVRPC_UNAVAILABLE;
     }
-    o->next = NULL;
-    o->f = *f;
-    if (c->out_tail)
-        c->out_tail->next = o;
-    else {
-        c->out_head = o;
+    if (first) {
         c->out_off = done;
         c->last_tx_ns = hvrpc__now_ns();
     }
-    c->out_tail = o;
     c->out_bytes += f->len - done;
-    update_events(c, true,
-                  c->paused || (c->pause_at && c->out_bytes > c->pause_at));
+    /* A corked connection is flushed when its read batch ends. */
+    if (!c->corked)
+        want_flush_locked(c);
     return HVRPC_OK;
 }
 
@@ -147,30 +200,53 @@ void hvrpc__conn_abort_locked(hvrpc__conn *c)
         shutdown(c->io.fd, SHUT_RDWR);
 }
 
-/* Loop thread, c->mu held. -1 when the connection broke. */
+/* n bytes of the queue went out: frees the frames they finish. */
+static void consume_locked(hvrpc__conn *c, size_t n)
+{
+    c->out_bytes -= n;
+    c->last_tx_ns = hvrpc__now_ns();
+    while (n > 0) {
+        size_t left = out_at(c, 0)->len - c->out_off;
+        if (n < left) {
+            c->out_off += n;
+            return;
+        }
+        n -= left;
+        pop_locked(c);
+    }
+}
+
+/* Writes the queue, up to HVRPC__IOV_MAX frames per writev, until it is
+ * empty or the socket full. Loop thread, c->mu held. -1 when the
+ * connection broke. */
 static int flush_locked(hvrpc__conn *c)
 {
-    while (c->out_head) {
-        hvrpc__outbuf *o = c->out_head;
-        size_t before = c->out_off;
-        int r = write_some(c, o->f.data, o->f.len, &c->out_off);
-        if (c->out_off > before) {
-            c->out_bytes -= c->out_off - before;
-            c->last_tx_ns = hvrpc__now_ns();
+    while (c->out_n > 0) {
+        struct iovec iov[HVRPC__IOV_MAX];
+        int cnt = 0;
+        for (size_t off = c->out_off;
+             (size_t)cnt < c->out_n && cnt < HVRPC__IOV_MAX; off = 0) {
+            const hvrpc__frame_buf *f = out_at(c, (size_t)cnt);
+            iov[cnt].iov_base = f->data + off;
+            iov[cnt].iov_len = f->len - off;
+            cnt++;
         }
-        if (r < 0)
-            return -1;
-        if (c->out_off < o->f.len) {
+        ssize_t w =
+            cnt > 1 && c->tp->writev
+                ? c->tp->writev(c->io.fd, iov, cnt)
+                : c->tp->write(c->io.fd, iov[0].iov_base, iov[0].iov_len);
+        if (w > 0) {
+            consume_locked(c, (size_t)w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (c->paused && c->out_bytes <= c->pause_at / 4)
                 update_events(c, true, false);
             return 0;
         }
-        c->out_head = o->next;
-        if (!c->out_head)
-            c->out_tail = NULL;
-        c->out_off = 0;
-        hvrpc__free(o->f.data);
-        hvrpc__free(o);
+        return -1;
     }
     update_events(c, false, false);
     return 0;
@@ -179,7 +255,7 @@ static int flush_locked(hvrpc__conn *c)
 int64_t hvrpc__conn_stalled_ns(hvrpc__conn *c, int64_t now)
 {
     pthread_mutex_lock(&c->mu);
-    int64_t stalled = c->out_head ? now - c->last_tx_ns : 0;
+    int64_t stalled = c->out_n ? now - c->last_tx_ns : 0;
     pthread_mutex_unlock(&c->mu);
     return stalled;
 }
@@ -187,7 +263,7 @@ int64_t hvrpc__conn_stalled_ns(hvrpc__conn *c, int64_t now)
 void hvrpc__conn_drain(hvrpc__conn *c, int64_t deadline_ns)
 {
     pthread_mutex_lock(&c->mu);
-    while (!c->closed && flush_locked(c) == 0 && c->out_head) {
+    while (!c->closed && flush_locked(c) == 0 && c->out_n) {
         pthread_mutex_unlock(&c->mu);
         struct pollfd pfd = {.fd = c->io.fd, .events = POLLOUT};
         if (poll(&pfd, 1, hvrpc__poll_timeout_ms(deadline_ns)) <= 0)
@@ -218,7 +294,7 @@ void hvrpc__conn_close(hvrpc__conn *c, hvrpc_code code, const char *msg)
 void hvrpc__conn_close_when_flushed(hvrpc__conn *c)
 {
     pthread_mutex_lock(&c->mu);
-    bool now = !c->out_head && !c->closed;
+    bool now = !c->out_n && !c->closed;
     c->close_when_flushed = true;
     pthread_mutex_unlock(&c->mu);
     if (now)
@@ -232,7 +308,9 @@ static int frame_cb(void *ctx, const hvrpc__frame_header *h,
     return c->ops->on_frame(c, h, data, oversize);
 }
 
-static void on_readable(hvrpc__conn *c)
+/* Reads and handles up to READS_PER_EVENT buffers. 1 when the connection
+ * was closed on the way (c may be gone), 0 when it is still open. */
+static int read_batch(hvrpc__conn *c)
 {
     uint8_t *buf = c->loop->rbuf;
     for (int i = 0; i < READS_PER_EVENT; i++) {
@@ -249,26 +327,54 @@ static void on_readable(hvrpc__conn *c)
                        : hvrpc__frame_reader_feed(&c->reader, buf, (size_t)n,
                                                   frame_cb, c);
             if (r == HVRPC__FEED_STOPPED)
-                return;
+                return 1;
             if (r == HVRPC__FEED_NOMEM) {
                 hvrpc__conn_close(c, HVRPC_RESOURCE_EXHAUSTED,
                                   "out of memory for an incoming frame");
-                return;
+                return 1;
             }
             continue;
         }
         if (n == 0) {
             hvrpc__conn_close(c, HVRPC_UNAVAILABLE,
                               "connection closed by the peer");
-            return;
+            return 1;
         }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return;
+            return 0;
         hvrpc__conn_close(c, HVRPC_UNAVAILABLE, strerror(errno));
-        return;
+        return 1;
     }
+    return 0;
+}
+
+/*
+ * Reads a batch with the connection corked: the frames its handlers send
+ * (inline answers on a server, the next requests from a client's
+ * completions) and those other threads send meanwhile are queued, then
+ * leave together in one writev at the end instead of one send each. With
+ * many calls in flight that is most of the syscalls; a lone call's answer
+ * waits only for the end of its own batch.
+ */
+static void on_readable(hvrpc__conn *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->corked = true;
+    pthread_mutex_unlock(&c->mu);
+    if (read_batch(c) != 0)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->corked = false;
+    int broken = c->out_n && !c->closed ? flush_locked(c) : 0;
+    if (!broken && c->out_n)
+        want_flush_locked(c);
+    bool done = !c->out_n && c->close_when_flushed && !c->closed;
+    pthread_mutex_unlock(&c->mu);
+    if (broken || done)
+        hvrpc__conn_close(c, HVRPC_UNAVAILABLE,
+                          broken ? "write failed" : "connection closed");
 }
 
 static void on_io(hvrpc__io *io, uint32_t events)
@@ -277,7 +383,7 @@ static void on_io(hvrpc__io *io, uint32_t events)
     if (events & EPOLLOUT) {
         pthread_mutex_lock(&c->mu);
         int broken = flush_locked(c);
-        bool done = !c->out_head && c->close_when_flushed;
+        bool done = !c->out_n && c->close_when_flushed;
         pthread_mutex_unlock(&c->mu);
         if (broken || done) {
             hvrpc__conn_close(c, HVRPC_UNAVAILABLE,

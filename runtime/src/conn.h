@@ -6,8 +6,11 @@
  * reader and each complete frame to ops->on_frame. Writing may happen on
  * any thread, under c->mu: a frame is written straight away when nothing
  * is queued (no thread hop on the fast path), otherwise queued and flushed
- * by the loop when the socket is writable. Frames leave in the order they
- * were sent.
+ * by the loop when the socket is writable, as many frames per writev as
+ * are queued (up to HVRPC__IOV_MAX). While the loop reads a batch of input
+ * the connection is corked: what is sent meanwhile is queued and flushed
+ * in one writev when the batch ends. Frames leave in the order they were
+ * sent.
  *
  * Closing happens on the loop thread (hvrpc__conn_close). Another thread
  * that finds the connection broken calls hvrpc__conn_abort, which shuts the
@@ -38,11 +41,6 @@ typedef struct hvrpc__conn_ops {
     void (*on_close)(hvrpc__conn *c, const hvrpc_status *why);
 } hvrpc__conn_ops;
 
-typedef struct hvrpc__outbuf {
-    struct hvrpc__outbuf *next;
-    hvrpc__frame_buf f;
-} hvrpc__outbuf;
-
 struct hvrpc__conn {
     hvrpc__io io;
     hvrpc__loop *loop;
@@ -51,8 +49,12 @@ struct hvrpc__conn {
     /* Guards the fields below; owners guard their per-connection state
      * (calls, pending streams) with it too. */
     pthread_mutex_t mu;
-    hvrpc__outbuf *out_head, *out_tail;
-    size_t out_off;   /* bytes of out_head already written */
+    /* Queued frames: a ring of out_cap slots holding out_n frames from
+     * out_first on. Allocated when first needed and reused, so queueing a
+     * frame allocates nothing; grown by doubling. */
+    hvrpc__frame_buf *out;
+    size_t out_cap, out_first, out_n;
+    size_t out_off;   /* bytes of the first frame already written */
     size_t out_bytes; /* queued and not yet written */
     /* Backpressure: with out_bytes above pause_at, the connection is not
      * read until they drain below a quarter of it. A server sets it, so a
@@ -61,6 +63,7 @@ struct hvrpc__conn {
     size_t pause_at;
     bool paused;
     bool want_out;      /* EPOLLOUT armed */
+    bool corked;        /* the loop is reading a batch: sends only queue */
     int64_t last_rx_ns; /* when a byte last arrived (loop thread) */
     int64_t last_tx_ns; /* queued output last moved or began to wait */
     bool closed;        /* no more writes: the fd may be gone */

@@ -1,6 +1,7 @@
 /* transport.c - the transport table and socket helpers they share. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stddef.h>
 #include <string.h>
@@ -58,6 +59,18 @@ ssize_t hvrpc__sock_write(int fd, const void *buf, size_t n)
 {
     /* MSG_NOSIGNAL: a peer that went away is an EPIPE, not a SIGPIPE. */
     return send(fd, buf, n, MSG_NOSIGNAL);
+}
+
+ssize_t hvrpc__sock_writev(int fd, const struct iovec *iov, int cnt)
+{
+#if defined(IOV_MAX) && IOV_MAX < HVRPC__IOV_MAX
+    if (cnt > IOV_MAX)
+        cnt = IOV_MAX; /* a short write: the caller goes on from there */
+#endif
+    /* sendmsg, not writev(2): only it takes MSG_NOSIGNAL. */
+    struct msghdr m = {.msg_iov = (struct iovec *)iov,
+                       .msg_iovlen = (size_t)cnt};
+    return sendmsg(fd, &m, MSG_NOSIGNAL);
 }
 
 void hvrpc__sock_unlisten(int lfd, const hvrpc_address *bound)

@@ -14,10 +14,15 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "hvrpc/address.h"
 #include "hvrpc/peer.h"
 #include "hvrpc/status.h"
+
+/* The most buffers one writev takes: well under Linux's IOV_MAX (1024),
+ * and enough frames per call to make the syscall's cost vanish. */
+#define HVRPC__IOV_MAX 64
 
 typedef struct hvrpc__transport {
     const char *name;
@@ -40,6 +45,11 @@ typedef struct hvrpc__transport {
     /* Non-blocking I/O on a connected fd; return as read(2)/write(2). */
     ssize_t (*read)(int fd, void *buf, size_t n);
     ssize_t (*write)(int fd, const void *buf, size_t n);
+    /* Writes the cnt buffers of iov in order, as one non-blocking write
+     * (1 <= cnt <= HVRPC__IOV_MAX); returns as writev(2): the bytes taken,
+     * which may end inside any buffer. Lets a connection hand everything
+     * it has queued to the kernel in one call. */
+    ssize_t (*writev)(int fd, const struct iovec *iov, int cnt);
     /* Closes a listener made by listen and removes what it left behind
      * (a unix socket file). */
     void (*unlisten)(int lfd, const hvrpc_address *bound);
@@ -68,6 +78,7 @@ int hvrpc__sock_close(int fd);
 
 ssize_t hvrpc__sock_read(int fd, void *buf, size_t n);
 ssize_t hvrpc__sock_write(int fd, const void *buf, size_t n);
+ssize_t hvrpc__sock_writev(int fd, const struct iovec *iov, int cnt);
 void hvrpc__sock_unlisten(int lfd, const hvrpc_address *bound);
 
 /* socket() + bind() + listen(), non-blocking. what names the address in

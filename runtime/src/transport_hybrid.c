@@ -202,5 +202,6 @@ const hvrpc__transport hvrpc__transport_hybrid = {
     .connect = hybrid_connect,
     .read = hvrpc__sock_read,
     .write = hvrpc__sock_write,
+    .writev = hvrpc__sock_writev,
     .unlisten = hybrid_unlisten,
 };

@@ -287,5 +287,6 @@ const hvrpc__transport hvrpc__transport_mem = {
     .connect = mem_connect,
     .read = hvrpc__sock_read,
     .write = hvrpc__sock_write,
+    .writev = hvrpc__sock_writev,
     .unlisten = mem_unlisten,
 };

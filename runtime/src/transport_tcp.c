@@ -127,5 +127,6 @@ const hvrpc__transport hvrpc__transport_tcp = {
     .connect = tcp_connect,
     .read = hvrpc__sock_read,
     .write = hvrpc__sock_write,
+    .writev = hvrpc__sock_writev,
     .unlisten = hvrpc__sock_unlisten,
 };

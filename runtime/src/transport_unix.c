@@ -114,5 +114,6 @@ const hvrpc__transport hvrpc__transport_unix = {
     .connect = unix_connect,
     .read = hvrpc__sock_read,
     .write = hvrpc__sock_write,
+    .writev = hvrpc__sock_writev,
     .unlisten = unix_unlisten,
 };

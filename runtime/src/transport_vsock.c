@@ -113,5 +113,6 @@ const hvrpc__transport hvrpc__transport_vsock = {
     .connect = vsock_connect,
     .read = hvrpc__sock_read,
     .write = hvrpc__sock_write,
+    .writev = hvrpc__sock_writev,
     .unlisten = hvrpc__sock_unlisten,
 };

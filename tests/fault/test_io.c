@@ -13,7 +13,12 @@
  *               with EINTR, then with EAGAIN, for k = 1, 2, ... until a
  *               call needs fewer than k: with whole and with 1-byte I/O;
  *   everything: every op interrupted, then refused, then done one byte
- *               at a time, with concurrent calls of several sizes.
+ *               at a time, with concurrent calls of several sizes;
+ *   batched:    calls queued behind a full socket leave in one writev
+ *               when it drains (the connection's flush gathers them).
+ *
+ * Writes of several buffers (the transport's writev) go through the same
+ * faults: split to their first byte, interrupted, refused.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,6 +41,8 @@ static atomic_long fail_at; /* the op that fails; 0: none */
 static atomic_int fail_errno;
 static atomic_bool one_byte; /* every read and write moves 1 byte at most */
 static atomic_bool every;    /* every op: EINTR, then EAGAIN, then done */
+static atomic_bool hold;     /* every write refused (EAGAIN), not counted */
+static atomic_int most_iov;  /* the most buffers one writev was given */
 
 static int injected(void)
 {
@@ -58,6 +65,10 @@ static ssize_t faulty_read(int fd, void *buf, size_t n)
 
 static ssize_t faulty_write(int fd, const void *buf, size_t n)
 {
+    if (atomic_load(&hold)) {
+        errno = EAGAIN;
+        return -1;
+    }
     int e = injected();
     if (e) {
         errno = e;
@@ -65,6 +76,27 @@ static ssize_t faulty_write(int fd, const void *buf, size_t n)
     }
     return hvrpc__transport_unix.write(fd, buf,
                                        atomic_load(&one_byte) && n ? 1 : n);
+}
+
+static ssize_t faulty_writev(int fd, const struct iovec *iov, int cnt)
+{
+    int most = atomic_load(&most_iov);
+    while (cnt > most && !atomic_compare_exchange_weak(&most_iov, &most, cnt))
+        ;
+    if (atomic_load(&hold)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    int e = injected();
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    if (atomic_load(&one_byte) && iov[0].iov_len > 0) {
+        struct iovec first = {iov[0].iov_base, 1};
+        return hvrpc__transport_unix.writev(fd, &first, 1);
+    }
+    return hvrpc__transport_unix.writev(fd, iov, cnt);
 }
 
 static int faulty_accept(int lfd, const hvrpc_address *bound, int *fd,
@@ -293,6 +325,64 @@ static void everything(void)
     CHECK_INT(atomic_load(&blocks), 0);
 }
 
+typedef struct batch_call {
+    atomic_int done;
+    bool ok;
+    uint8_t req[40];
+} batch_call;
+
+static void batch_done(const hvrpc_status *st, const uint8_t *resp, size_t len,
+                       void *arg)
+{
+    batch_call *b = arg;
+    b->ok = st->code == HVRPC_OK && len == sizeof b->req &&
+            !memcmp(resp, b->req, len);
+    atomic_store(&b->done, 1);
+}
+
+/* While every write is refused, N calls queue up on the client's
+ * connection; once writes are allowed they must leave in one writev of
+ * at least N buffers (one per frame), and every call come back intact. */
+static void batched(void)
+{
+    enum { N = 12 };
+    fixture f;
+    atomic_store(&fail_at, 0);
+    CHECK_INT(fixture_start(&f), 0);
+    CHECK(call_ok(f.c, 10, false)); /* connected, and the server ready */
+    atomic_store(&most_iov, 0);
+    atomic_store(&hold, true);
+    batch_call b[N];
+    for (int i = 0; i < N; i++) {
+        atomic_init(&b[i].done, 0);
+        b[i].ok = false;
+        memset(b[i].req, 'a' + i, sizeof b[i].req);
+        hvrpc_status st;
+        hvrpc_call_options o = HVRPC_CALL_OPTIONS_INIT;
+        o.timeout_ms = 20000;
+        CHECK_INT(hvrpc_client_call_async(f.c, "fault.Bytes", "Echo", b[i].req,
+                                          sizeof b[i].req, &o, batch_done,
+                                          &b[i], &st),
+                  HVRPC_OK);
+    }
+    /* The loop retries the refused flush with everything queued. */
+    int64_t deadline = now_ms() + 10000;
+    while (atomic_load(&most_iov) < N && now_ms() < deadline)
+        usleep(1000);
+    int most = atomic_load(&most_iov);
+    atomic_store(&hold, false);
+    CHECK(most >= N);
+    deadline = now_ms() + 20000;
+    for (int i = 0; i < N; i++) {
+        while (!atomic_load(&b[i].done) && now_ms() < deadline)
+            usleep(1000);
+        CHECK(atomic_load(&b[i].done) && b[i].ok);
+    }
+    fprintf(stderr, "%d queued calls: one writev of %d buffers\n", N, most);
+    fixture_stop(&f);
+    CHECK_INT(atomic_load(&blocks), 0);
+}
+
 int main(void)
 {
     hvrpc_allocator al = {sizeof al, count_malloc, count_realloc, count_free,
@@ -303,12 +393,14 @@ int main(void)
     faulty.name = "unix (faulty)";
     faulty.read = faulty_read;
     faulty.write = faulty_write;
+    faulty.writev = faulty_writev;
     faulty.accept = faulty_accept;
     hvrpc__transport_unix_override = &faulty;
 
     every_step(false);
     every_step(true);
     everything();
+    batched();
 
     hvrpc__transport_unix_override = NULL;
     CHECK_INT(hvrpc_replace_allocator(NULL, &st), HVRPC_OK);

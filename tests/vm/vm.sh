@@ -3,6 +3,13 @@
 # hvrpc's programs inside it, over real AF_VSOCK (vsock_loopback, CID 1).
 #
 #   tests/vm/vm.sh SUITE CACHE_DIR
+#   tests/vm/vm.sh --bench [BUILD_DIR]    hvrpc-bench over vsock in the guest
+#
+# --bench runs BUILD_DIR/tests/vm/bench-suite.txt (written by
+# bench/CMakeLists.txt; BUILD_DIR defaults to build) with the cache of
+# BUILD_DIR's vm suite, 2 vCPUs unless HVRPC_VM_SMP says otherwise, and
+# keeps hvrpc-bench's report in CACHE_DIR/run/bench.txt. On demand only:
+# no ctest runs it.
 #
 # SUITE (written by tests/vm/CMakeLists.txt) has one step per line:
 #   run|NAME|TIMEOUT_S|EXPECT|SHOW|COMMAND   run COMMAND in the guest
@@ -37,10 +44,23 @@ set -u -o pipefail
 
 SKIP=77
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-suite=${1:-}
-cache=${2:-}
+bench=0
+if [ "${1:-}" = --bench ]; then
+    # Client and server of a run each get a vCPU, as on a real guest.
+    bench=1
+    suite=${2:-build}/tests/vm/bench-suite.txt
+    cache=${2:-build}/tests/vm/cache
+    : "${HVRPC_VM_SMP:=2}"
+    [ -f "$suite" ] || {
+        echo "vm: $suite not found: configure and build hvrpc-bench in the plain build (cmake --build ${2:-build} --target hvrpc-bench)" >&2
+        exit 2
+    }
+else
+    suite=${1:-}
+    cache=${2:-}
+fi
 if [ -z "$suite" ] || [ -z "$cache" ] || [ ! -f "$suite" ]; then
-    echo "usage: $0 SUITE CACHE_DIR" >&2
+    echo "usage: $0 SUITE CACHE_DIR | $0 --bench [BUILD_DIR]" >&2
     exit 2
 fi
 smp=${HVRPC_VM_SMP:-1}
@@ -298,4 +318,8 @@ report() {
 report >"$work/summary.txt"
 status=$?
 cat "$work/summary.txt"
+if [ "$bench" = 1 ]; then
+    print_output bench | sed 's/^    | //' >"$work/bench.txt"
+    log "hvrpc-bench's report: $work/bench.txt"
+fi
 exit $status

@@ -10,7 +10,10 @@
 // connection, each making blocking calls. Allocations are the Go heap's
 // (runtime.MemStats.Mallocs).
 //
-// Build offline: GO111MODULE=off GOPATH=/usr/share/gocode go build
+// URIs: unix:///path, tcp://HOST:PORT and, when built with the tag
+// hvrpc_vsock (vsock.go, github.com/mdlayher/vsock), vsock://CID:PORT.
+//
+// Build offline: GO111MODULE=off GOPATH=/usr/share/gocode go build [-tags hvrpc_vsock]
 package main
 
 import (
@@ -39,15 +42,38 @@ func fail(format string, args ...interface{}) int {
 	return 1
 }
 
-// network and address of one of our URIs.
-func parseURI(uri string) (string, string, error) {
+// listen listens on one of our URIs; it returns the address it really
+// listens on (a tcp or vsock port the kernel picked).
+func listen(uri string) (net.Listener, string, error) {
 	switch {
 	case strings.HasPrefix(uri, "unix://"):
-		return "unix", uri[len("unix://"):], nil
+		path := uri[len("unix://"):]
+		_ = os.Remove(path) // a stale socket from an earlier run
+		l, err := net.Listen("unix", path)
+		return l, uri, err
 	case strings.HasPrefix(uri, "tcp://"):
-		return "tcp", uri[len("tcp://"):], nil
+		l, err := net.Listen("tcp", uri[len("tcp://"):])
+		if err != nil {
+			return nil, "", err
+		}
+		return l, "tcp://" + l.Addr().String(), nil
+	case strings.HasPrefix(uri, "vsock://"):
+		return listenVsock(uri)
 	}
-	return "", "", fmt.Errorf("%s: the Go peer knows unix and tcp", uri)
+	return nil, "", fmt.Errorf("%s: the Go peer knows unix, tcp and vsock", uri)
+}
+
+// dial connects to one of our URIs.
+func dial(uri string) (net.Conn, error) {
+	switch {
+	case strings.HasPrefix(uri, "unix://"):
+		return net.Dial("unix", uri[len("unix://"):])
+	case strings.HasPrefix(uri, "tcp://"):
+		return net.Dial("tcp", uri[len("tcp://"):])
+	case strings.HasPrefix(uri, "vsock://"):
+		return dialVsock(uri)
+	}
+	return nil, fmt.Errorf("%s: the Go peer knows unix, tcp and vsock", uri)
 }
 
 func mallocs() int64 {
@@ -69,25 +95,14 @@ func echo(ctx context.Context, unmarshal func(interface{}) error) (interface{}, 
 func serve(uri string) int {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
-	network, addr, err := parseURI(uri)
-	if err != nil {
-		return fail("%v", err)
-	}
 	srv, err := ttrpc.NewServer()
 	if err != nil {
 		return fail("new server: %v", err)
 	}
 	srv.Register(echoService, map[string]ttrpc.Method{echoMethod: echo})
-	if network == "unix" {
-		_ = os.Remove(addr)
-	}
-	l, err := net.Listen(network, addr)
+	l, bound, err := listen(uri)
 	if err != nil {
 		return fail("listen %s: %v", uri, err)
-	}
-	bound := uri
-	if network == "tcp" {
-		bound = "tcp://" + l.Addr().String()
 	}
 	go func() { _ = srv.Serve(context.Background(), l) }()
 	fmt.Printf("ready %s\n", bound)
@@ -179,17 +194,13 @@ func client(uri string, args []string) int {
 	ld := &load{size: v[0], conns: v[1], inflight: v[2],
 		warm: time.Duration(v[3]) * time.Millisecond, run: time.Duration(v[4]) * time.Millisecond}
 	ld.payload = make([]byte, ld.size)
-	network, addr, err := parseURI(uri)
-	if err != nil {
-		return fail("%v", err)
-	}
 	defer func() {
 		for _, c := range ld.clients {
 			_ = c.Close()
 		}
 	}()
 	for i := 0; i < ld.conns; i++ {
-		conn, err := net.Dial(network, addr)
+		conn, err := dial(uri)
 		if err != nil {
 			return fail("connect %d to %s: %v", i, uri, err)
 		}

@@ -72,6 +72,13 @@ typedef SSIZE_T ssize_t;
 #define SOCK_CLOEXEC 0
 #endif
 
+/* <sys/uio.h>'s buffer, for the transports' writev (WSASend in sock_win.c
+ * takes them as WSABUFs). */
+struct iovec {
+    void *iov_base;
+    size_t iov_len;
+};
+
 /* Winsock declares option values as char *; POSIX code passes int *. */
 #define setsockopt(s, level, name, val, len)                                   \
     setsockopt((s), (level), (name), (const char *)(val), (len))

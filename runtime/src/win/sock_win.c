@@ -7,7 +7,9 @@
  */
 #include "platform_win.h"
 
+#include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -215,6 +217,28 @@ ssize_t hvrpc__sock_write(int fd, const void *buf, size_t n)
         return -1;
     }
     return r;
+}
+
+ssize_t hvrpc__sock_writev(int fd, const struct iovec *iov, int cnt)
+{
+    WSABUF b[HVRPC__IOV_MAX];
+    DWORD n = 0;
+    for (int i = 0; i < cnt && i < HVRPC__IOV_MAX; i++) {
+        /* A WSABUF holds at most 4 GiB - 1: a larger buffer ends the
+         * list there, and the write is short, as writev may be. */
+        bool big = iov[i].iov_len > ULONG_MAX;
+        b[n].buf = iov[i].iov_base;
+        b[n].len = big ? ULONG_MAX : (ULONG)iov[i].iov_len;
+        n++;
+        if (big)
+            break;
+    }
+    DWORD sent = 0;
+    if (WSASend((SOCKET)fd, b, n, &sent, 0, NULL, NULL) == SOCKET_ERROR) {
+        hvrpc__wsa_set_errno();
+        return -1;
+    }
+    return (ssize_t)sent;
 }
 
 void hvrpc__sock_unlisten(int lfd, const hvrpc_address *bound)
