@@ -147,21 +147,25 @@ static void run_handler(hvrpc__task *t)
                           call->reg->user_data);
 }
 
-/* Arena bytes in the call block: the decoded envelope takes its size plus
- * a few hundred bytes of structs; a typed request about as much again.
- * What does not fit goes to extra chunks. */
-static size_t arena_size(size_t len)
+/* Arena bytes in the call block: the decoded envelope takes its size
+ * (less its payload when that stays in the frame) plus a few hundred
+ * bytes of structs; a typed request about as much again. What does not
+ * fit goes to extra chunks. */
+static size_t arena_size(size_t len, bool payload_in_frame)
 {
-    return 2 * len + 1024;
+    return (payload_in_frame ? len : 2 * len) + 1024;
 }
 
-hvrpc_call *hvrpc__call_alloc(size_t len)
+hvrpc_call *hvrpc__call_alloc(size_t len, uint8_t *frame)
 {
-    size_t cap = arena_size(len);
+    size_t cap = arena_size(len, frame != NULL);
     hvrpc_call *call = hvrpc__malloc(sizeof *call + cap);
-    if (!call)
+    if (!call) {
+        hvrpc__free(frame);
         return NULL;
+    }
     memset(call, 0, sizeof *call);
+    call->frame = frame;
     hvrpc__arena_init(&call->arena, (uint8_t *)(call + 1), cap);
     return call;
 }
@@ -169,6 +173,7 @@ hvrpc_call *hvrpc__call_alloc(size_t len)
 void hvrpc__call_discard(hvrpc_call *call)
 {
     hvrpc__arena_release(&call->arena);
+    hvrpc__free(call->frame);
     hvrpc__free(call);
 }
 

@@ -69,7 +69,9 @@ static const hvrpc_method *lookup(const hvrpc_endpoint *ep,
 }
 
 /* A streaming method: the stream keeps its request for its whole life, so
- * it gets its own copy rather than a call's arena. */
+ * it gets its own copy rather than a call's arena; its payload is left in
+ * the frame, which the stream copies into its queue before this frame's
+ * callback returns. */
 static void open_stream(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
                         const uint8_t *data, uint32_t len,
                         const hvrpc__registration *reg, const hvrpc_method *m)
@@ -84,9 +86,9 @@ static void open_stream(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
                                  open);
         return;
     }
-    Ttrpc__Request *req =
-        ttrpc__request__unpack(&hvrpc__pb_allocator, len, data);
-    if (!req) {
+    Ttrpc__Request *req;
+    if (hvrpc__request_decode(data, len, &hvrpc__pb_allocator, true, &req) !=
+        HVRPC_OK) { /* decoded once already: no memory */
         hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
                                  "out of memory decoding the request");
         return;
@@ -129,18 +131,23 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
         hvrpc__sconn_send_status(sc, id, why.code, "%s", why.message);
         return;
     }
-    /* The call comes first: its request is decoded into its arena. */
-    hvrpc_call *call = hvrpc__call_alloc(len);
+    /* The call comes first: its request is decoded into its arena. A
+     * large frame is in a buffer of its own, which the call takes so the
+     * payload is read from it in place; a small one is in the loop's
+     * shared read buffer, reused after this callback, so its payload is
+     * copied into the arena. */
+    uint8_t *frame = hvrpc__frame_reader_take_body(&sc->conn.reader, data);
+    hvrpc_call *call = hvrpc__call_alloc(len, frame);
     if (!call) {
         hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
                                  "out of memory for the call");
         return;
     }
-    unsigned long failures = hvrpc__alloc_failures();
-    Ttrpc__Request *req =
-        ttrpc__request__unpack(hvrpc__call_allocator(call), len, data);
-    if (!req) {
-        if (hvrpc__alloc_failures() != failures)
+    Ttrpc__Request *req;
+    hvrpc_code dc = hvrpc__request_decode(
+        data, len, hvrpc__call_allocator(call), frame != NULL, &req);
+    if (dc != HVRPC_OK) {
+        if (dc == HVRPC_RESOURCE_EXHAUSTED)
             hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
                                      "out of memory decoding the request");
         else
@@ -174,8 +181,9 @@ static void on_request(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
         return;
     }
     if (m->kind != HVRPC_UNARY) {
-        hvrpc__call_discard(call);
+        /* data may be the call's frame: the stream decodes it first. */
         open_stream(sc, id, flags, data, len, reg, m);
+        hvrpc__call_discard(call);
         return;
     }
     if (!hvrpc__server_peer_call_begin(sc)) {

@@ -299,6 +299,175 @@ malformed:
                             "malformed request: not a ttrpc Request message");
 }
 
+/* A string field as found on the wire: the last occurrence, if any. */
+typedef struct wire_str {
+    const uint8_t *data;
+    size_t len;
+    bool present;
+} wire_str;
+
+/* Room for a NUL-terminated copy of s (none when it is absent). */
+static size_t str_room(const wire_str *s)
+{
+    return s->present ? s->len + 1 : 0;
+}
+
+/* A ttrpc KeyValue: its last key and value. False where protobuf-c would
+ * refuse it. */
+static bool parse_kv(const uint8_t *p, const uint8_t *end, wire_str *key,
+                     wire_str *value)
+{
+    wire_field f;
+    *key = *value = (wire_str){0};
+    while (p < end) {
+        if (!next_field(&p, end, &f))
+            return false;
+        if (f.number != KV_KEY && f.number != KV_VALUE)
+            continue; /* unknown: skipped */
+        if (f.type != WT_LEN)
+            return false;
+        *(f.number == KV_KEY ? key : value) =
+            (wire_str){f.data, (size_t)f.len, true};
+    }
+    return true;
+}
+
+/* What the first pass over a Request finds. */
+typedef struct req_scan {
+    wire_str service, method, payload;
+    int64_t timeout;
+    size_t n_md;
+    uint64_t md_room; /* string bytes of every metadata entry */
+} req_scan;
+
+/* Checks the whole Request (nested entries too) as protobuf-c would,
+ * keeping the last of each singular field and sizing the metadata. */
+static bool scan_request(const uint8_t *p, const uint8_t *end, req_scan *s)
+{
+    wire_field f;
+    memset(s, 0, sizeof *s);
+    while (p < end) {
+        if (!next_field(&p, end, &f))
+            return false;
+        wire_str *str = NULL, key, value;
+        switch (f.number) {
+        case REQ_SERVICE:
+            str = &s->service;
+            break;
+        case REQ_METHOD:
+            str = &s->method;
+            break;
+        case REQ_PAYLOAD:
+            str = &s->payload;
+            break;
+        case REQ_TIMEOUT:
+            if (f.type != WT_VARINT)
+                return false;
+            s->timeout = (int64_t)f.value; /* int64: all 64 bits */
+            continue;
+        case REQ_METADATA:
+            if (f.type != WT_LEN ||
+                !parse_kv(f.data, f.data + f.len, &key, &value))
+                return false;
+            s->n_md++;
+            s->md_room += str_room(&key) + str_room(&value);
+            continue;
+        default:
+            continue; /* unknown: skipped */
+        }
+        if (f.type != WT_LEN)
+            return false;
+        *str = (wire_str){f.data, (size_t)f.len, true};
+    }
+    return true;
+}
+
+/* A NUL-terminated copy of s at *room, or protobuf-c's empty default
+ * when it is absent. Advances *room. */
+static char *put_str(const wire_str *s, char **room)
+{
+    if (!s->present)
+        return (char *)protobuf_c_empty_string;
+    char *str = *room;
+    if (s->len)
+        memcpy(str, s->data, s->len);
+    str[s->len] = '\0';
+    *room += s->len + 1;
+    return str;
+}
+
+/* The block: the Request, its entries, their pointers, then bytes (so
+ * each part is aligned as the one before it leaves it). */
+_Static_assert(sizeof(Ttrpc__Request) % _Alignof(Ttrpc__KeyValue) == 0,
+               "entries follow the request aligned");
+_Static_assert(sizeof(Ttrpc__KeyValue) % _Alignof(Ttrpc__KeyValue *) == 0,
+               "pointers follow the entries aligned");
+
+hvrpc_code hvrpc__request_decode(const uint8_t *data, size_t len,
+                                 ProtobufCAllocator *a, bool payload_in_place,
+                                 Ttrpc__Request **out)
+{
+    const uint8_t *end = data + len;
+    req_scan s;
+    *out = NULL;
+    if (!scan_request(data, end, &s))
+        return HVRPC_INVALID_ARGUMENT;
+    /* Every part is bounded by len (an entry takes at least 2 bytes of
+     * it); the sum is computed wide so a 32-bit size_t cannot wrap. */
+    uint64_t size = sizeof(Ttrpc__Request) +
+                    (uint64_t)s.n_md *
+                        (sizeof(Ttrpc__KeyValue) + sizeof(Ttrpc__KeyValue *)) +
+                    str_room(&s.service) + str_room(&s.method) + s.md_room +
+                    (payload_in_place ? 0 : s.payload.len);
+    if ((size_t)size != size)
+        return HVRPC_RESOURCE_EXHAUSTED;
+    uint8_t *block = a->alloc(a->allocator_data, (size_t)size);
+    if (!block)
+        return HVRPC_RESOURCE_EXHAUSTED;
+
+    Ttrpc__Request *req = (Ttrpc__Request *)block;
+    Ttrpc__KeyValue *kv = (Ttrpc__KeyValue *)(req + 1);
+    Ttrpc__KeyValue **kvp = (Ttrpc__KeyValue **)(kv + s.n_md);
+    char *room = (char *)(kvp + s.n_md);
+    ttrpc__request__init(req);
+    req->service = put_str(&s.service, &room);
+    req->method = put_str(&s.method, &room);
+    req->timeout_nano = s.timeout;
+    if (s.payload.len && payload_in_place) {
+        req->payload.data = (uint8_t *)s.payload.data;
+    } else if (s.payload.len) { /* protobuf-c: an empty payload has no data */
+        req->payload.data = memcpy(room, s.payload.data, s.payload.len);
+        room += s.payload.len;
+    }
+    req->payload.len = s.payload.len;
+    req->n_metadata = s.n_md;
+    req->metadata = s.n_md ? kvp : NULL;
+
+    /* Second pass: the entries, already checked by the first. */
+    const uint8_t *p = data;
+    size_t i = 0;
+    wire_field f;
+    while (p < end && next_field(&p, end, &f)) {
+        if (f.number != REQ_METADATA)
+            continue;
+        wire_str key, value;
+        parse_kv(f.data, f.data + f.len, &key, &value);
+        ttrpc__key_value__init(&kv[i]);
+        kv[i].key = put_str(&key, &room);
+        kv[i].value = put_str(&value, &room);
+        kvp[i] = &kv[i];
+        i++;
+    }
+    *out = req;
+    return HVRPC_OK;
+}
+
+void hvrpc__request_free(Ttrpc__Request *req, ProtobufCAllocator *a)
+{
+    if (req)
+        a->free(a->allocator_data, req);
+}
+
 /* A google.protobuf.Any (a status detail): not read, but refused where
  * protobuf-c would refuse it, so both readers accept the same bytes. */
 static bool well_formed_any(const uint8_t *p, uint64_t len)

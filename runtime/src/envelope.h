@@ -4,10 +4,11 @@
  * Encoding is done by hand, straight into one buffer that holds the frame
  * header too (one allocation, one copy of the payload); the bytes are what
  * protobuf-c would pack for the same message (unit-tested against it).
- * A server decodes Requests with protobuf-c (ttrpc/request.pb-c.h) after
- * hvrpc__request_check; a client reads Responses by hand, in place,
- * allocating nothing. Both work on bytes whose length the frame reader
- * has already bounded.
+ * A server checks a Request with hvrpc__request_check, then decodes it by
+ * hand (hvrpc__request_decode: one allocation, the payload left in the
+ * frame when the caller keeps the frame); a client reads Responses by
+ * hand, in place, allocating nothing. All work on bytes whose length the
+ * frame reader has already bounded.
  */
 #ifndef HVRPC__ENVELOPE_H
 #define HVRPC__ENVELOPE_H
@@ -20,6 +21,7 @@
 
 #include "hvrpc/client.h"
 #include "hvrpc/status.h"
+#include "ttrpc/request.pb-c.h"
 
 /* A payload given either as bytes or as a message to pack. */
 typedef struct hvrpc__payload {
@@ -63,6 +65,28 @@ typedef struct hvrpc__request_limits {
 hvrpc_code hvrpc__request_check(const uint8_t *data, size_t len,
                                 const hvrpc__request_limits *lim,
                                 hvrpc_status *st);
+
+/* Decodes a Request into *out exactly as ttrpc__request__unpack would:
+ * the same bytes accepted (tags and lengths in at most 5 bytes, a known
+ * field of the wrong wire type refused, unknown fields skipped), a field
+ * sent twice read the same way (the last service, method, payload and
+ * timeout; every metadata entry, each with its last key and value), an
+ * absent string left at protobuf_c_empty_string, an empty payload NULL.
+ * tests/fuzz/fuzz_envelope.c checks the agreement.
+ *
+ * Unlike protobuf-c it makes one allocation through a, holding the
+ * struct, the metadata and the NUL-terminated strings: free it with
+ * hvrpc__request_free, never ttrpc__request__free_unpacked. With
+ * payload_in_place the payload points into data, which must then outlive
+ * the request; otherwise it is copied into the same block. Unknown fields
+ * are not kept. INVALID_ARGUMENT for bytes that are not a Request
+ * (nothing allocated), RESOURCE_EXHAUSTED when a cannot give the block. */
+hvrpc_code hvrpc__request_decode(const uint8_t *data, size_t len,
+                                 ProtobufCAllocator *a, bool payload_in_place,
+                                 Ttrpc__Request **out);
+
+/* Frees what hvrpc__request_decode made with a (req may be NULL). */
+void hvrpc__request_free(Ttrpc__Request *req, ProtobufCAllocator *a);
 
 /* A Response read in place: the pointers are into the bytes parsed. A
  * missing status reads as code 0 (OK) with no message. */

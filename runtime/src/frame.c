@@ -55,7 +55,7 @@ bool hvrpc__frame_reader_partial(const hvrpc__frame_reader *r)
 }
 
 /* k more bytes of the partial body are in place; a complete body goes to
- * fn and is freed. Non-zero when fn asked to stop. */
+ * fn and is freed, unless fn took it. Non-zero when fn asked to stop. */
 static int body_add(hvrpc__frame_reader *r, size_t k, hvrpc__frame_fn fn,
                     void *ctx)
 {
@@ -67,6 +67,16 @@ static int body_add(hvrpc__frame_reader *r, size_t k, hvrpc__frame_fn fn,
     hvrpc__free(r->body);
     r->body = NULL;
     return stop;
+}
+
+uint8_t *hvrpc__frame_reader_take_body(hvrpc__frame_reader *r,
+                                       const uint8_t *data)
+{
+    if (!data || data != r->body || r->in_body)
+        return NULL;
+    uint8_t *body = r->body;
+    r->body = NULL;
+    return body;
 }
 
 uint8_t *hvrpc__frame_reader_direct(hvrpc__frame_reader *r, size_t min,

@@ -84,6 +84,14 @@ hvrpc__feed_result hvrpc__frame_reader_feed_direct(hvrpc__frame_reader *r,
                                                    size_t n, hvrpc__frame_fn fn,
                                                    void *ctx);
 
+/* From inside the callback: when data is the reader's own buffer (a body
+ * that did not arrive whole in one feed), hands that buffer over: the
+ * caller owns it from now on (hvrpc__free) and the reader forgets it, so
+ * the frame can outlive the callback without a copy. NULL when data is
+ * in the caller's bytes, borrowed as always. */
+uint8_t *hvrpc__frame_reader_take_body(hvrpc__frame_reader *r,
+                                       const uint8_t *data);
+
 /* True when the reader holds part of a frame (a peer stalled mid-frame). */
 bool hvrpc__frame_reader_partial(const hvrpc__frame_reader *r);
 

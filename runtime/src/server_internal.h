@@ -84,6 +84,10 @@ struct hvrpc_call {
     /* hvrpc_call_on_release() functions, newest first; touched only by
      * the handler before its answer and by the last unref. */
     struct hvrpc__release *releases;
+    /* A large request's frame, taken from the frame reader: the payload
+     * is read in place from it, so it goes with the call; NULL for a
+     * small one (its payload is copied into the arena). */
+    uint8_t *frame;
     /* The request (envelope and typed) and the release list live here,
      * and go with the call; the arena's first bytes follow the struct. */
     hvrpc__arena arena;
@@ -118,12 +122,15 @@ struct hvrpc_server {
 
 /* call.c */
 /* A call block with room to decode a request of len bytes into
- * call->arena; NULL when out of memory. Then either hvrpc__call_init or
- * hvrpc__call_discard. */
-hvrpc_call *hvrpc__call_alloc(size_t len);
+ * call->arena. frame (may be NULL) is the request's frame, malloc'd,
+ * which the call takes in every case (freed with it, or at once when out
+ * of memory): a request decoded from it may point into it. NULL when out
+ * of memory. Then either hvrpc__call_init or hvrpc__call_discard. */
+hvrpc_call *hvrpc__call_alloc(size_t len, uint8_t *frame);
 void hvrpc__call_discard(hvrpc_call *call);
 /* Makes an allocated call live: counted, listed on sc, req its request
- * (decoded into its arena). */
+ * (hvrpc__request_decode into its arena, the payload in call->frame or
+ * the arena). */
 void hvrpc__call_init(hvrpc_call *call, hvrpc__sconn *sc, uint32_t stream_id,
                       Ttrpc__Request *req, const hvrpc__registration *reg,
                       const hvrpc_method *m);

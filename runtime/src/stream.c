@@ -575,7 +575,7 @@ static void server_unref(hvrpc_stream *s)
         return;
     hvrpc__sconn *sc = s->sc;
     hvrpc_server *srv = sc->srv;
-    ttrpc__request__free_unpacked(s->req, &hvrpc__pb_allocator);
+    hvrpc__request_free(s->req, &hvrpc__pb_allocator);
     atomic_store(&sc->last_active, hvrpc__now_ns());
     atomic_fetch_sub(&sc->n_streams, 1);
     hvrpc__stream_destroy(s);
@@ -631,13 +631,13 @@ void hvrpc__stream_open_server(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
                                  HVRPC_STREAM_WINDOW_KEY,
                                  HVRPC_MIN_STREAM_WINDOW,
                                  HVRPC_MAX_STREAM_WINDOW);
-        ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
+        hvrpc__request_free(req, &hvrpc__pb_allocator);
         return;
     }
     hvrpc_stream *s = hvrpc__stream_new(&sc->conn, m->kind, true,
                                         o->stream_window, o->max_frame);
     if (!s) {
-        ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);
+        hvrpc__request_free(req, &hvrpc__pb_allocator);
         hvrpc__sconn_send_status(sc, id, HVRPC_RESOURCE_EXHAUSTED,
                                  "out of memory for the stream");
         return;
@@ -670,6 +670,9 @@ void hvrpc__stream_open_server(hvrpc__sconn *sc, uint32_t id, uint8_t flags,
         (m->kind & HVRPC_CLIENT_STREAMING) && (flags & HVRPC__FLAG_REMOTE_OPEN);
     if (ok && (!(m->kind & HVRPC_CLIENT_STREAMING) || req->payload.len))
         ok = hvrpc__stream_push_locked(s, req->payload.data, req->payload.len);
+    /* The payload was in the request's frame, gone after this callback:
+     * the stream has its copy (pushed above). */
+    req->payload = (ProtobufCBinaryData){0, NULL};
     s->in_closed = !input_open;
     if (!ok) {
         server_abort_locked(s, HVRPC_RESOURCE_EXHAUSTED,

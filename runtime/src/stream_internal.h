@@ -124,9 +124,11 @@ void hvrpc__client_stream_abort_locked(hvrpc_stream *s, hvrpc_code code,
 /* client.c: takes a freed client stream out of the client's table. */
 void hvrpc__client_stream_forget_locked(hvrpc_stream *s);
 
-/* Server side (stream.c), loop thread. Opens a stream for a decoded
- * request of a streaming method: takes req in every case; answers the
- * client itself when it cannot. */
+/* Server side (stream.c), loop thread. Opens a stream for a request of a
+ * streaming method, decoded by hvrpc__request_decode with
+ * hvrpc__pb_allocator, its payload in place (read before this returns,
+ * never kept): takes req in every case; answers the client itself when
+ * it cannot. */
 void hvrpc__stream_open_server(struct hvrpc__sconn *sc, uint32_t id,
                                uint8_t flags, Ttrpc__Request *req,
                                const struct hvrpc__registration *reg,

@@ -6,6 +6,9 @@
  *
  * Input: 3 bytes of limits (name length, metadata entries, metadata bytes
  * / 64; 0 = none), then the message bytes. Checks:
+ * - the server's hand decoder (hvrpc__request_decode) accepts exactly
+ *   what protobuf-c accepts and fills the same fields, its payload in
+ *   place or copied, in one allocation (none when it refuses);
  * - the check never reads out of bounds and answers OK, INVALID_ARGUMENT
  *   or RESOURCE_EXHAUSTED; whatever protobuf-c decodes as a Request passes
  *   the check without limits, and one that passes with limits decodes to
@@ -231,6 +234,55 @@ static void check_response_view(const uint8_t *msg, size_t len,
                 !memcmp(v.payload, resp->payload.data, v.payload_len));
 }
 
+/* The same string, and absent (protobuf-c's empty default) alike. */
+static bool same_str(const char *a, const char *b)
+{
+    return (a == protobuf_c_empty_string) == (b == protobuf_c_empty_string) &&
+           !strcmp(a, b);
+}
+
+/* The server's hand decoder accepts exactly what protobuf-c accepts and
+ * fills the same fields, the payload either in place (a pointer into
+ * msg) or copied; a refusal allocates nothing. */
+static void check_request_decode(const uint8_t *msg, size_t len,
+                                 const Ttrpc__Request *want)
+{
+    for (int in_place = 0; in_place < 2; in_place++) {
+        size_t blocks = fuzz_alloc_live_blocks();
+        Ttrpc__Request *got = NULL;
+        hvrpc_code c = hvrpc__request_decode(msg, len, &hvrpc__pb_allocator,
+                                             in_place, &got);
+        FUZZ_ASSERT(c == HVRPC_OK || c == HVRPC_INVALID_ARGUMENT);
+        FUZZ_ASSERT((c == HVRPC_OK) == (want != NULL));
+        FUZZ_ASSERT((got != NULL) == (want != NULL));
+        if (!got) {
+            FUZZ_ASSERT(fuzz_alloc_live_blocks() == blocks);
+            continue;
+        }
+        FUZZ_ASSERT(fuzz_alloc_live_blocks() == blocks + 1); /* one block */
+        FUZZ_ASSERT(got->base.descriptor == &ttrpc__request__descriptor);
+        FUZZ_ASSERT(same_str(got->service, want->service));
+        FUZZ_ASSERT(same_str(got->method, want->method));
+        FUZZ_ASSERT(got->timeout_nano == want->timeout_nano);
+        FUZZ_ASSERT(same_bytes(&got->payload, &want->payload));
+        FUZZ_ASSERT((got->payload.data == NULL) ==
+                    (want->payload.data == NULL));
+        bool inside = got->payload.data >= msg &&
+                      got->payload.data + got->payload.len <= msg + len;
+        FUZZ_ASSERT(!got->payload.len || inside == (bool)in_place);
+        FUZZ_ASSERT(got->n_metadata == want->n_metadata);
+        FUZZ_ASSERT((got->metadata == NULL) == (want->metadata == NULL));
+        for (size_t i = 0; i < want->n_metadata; i++) {
+            const Ttrpc__KeyValue *g = got->metadata[i], *w = want->metadata[i];
+            FUZZ_ASSERT(g->base.descriptor == &ttrpc__key_value__descriptor);
+            FUZZ_ASSERT(same_str(g->key, w->key));
+            FUZZ_ASSERT(same_str(g->value, w->value));
+        }
+        hvrpc__request_free(got, &hvrpc__pb_allocator);
+        FUZZ_ASSERT(fuzz_alloc_live_blocks() == blocks);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_alloc_install();
@@ -243,6 +295,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Ttrpc__Request *req =
         ttrpc__request__unpack(&hvrpc__pb_allocator, len, msg);
     check_request_limits(msg, len, &lim, req);
+    check_request_decode(msg, len, req);
     if (req) {
         roundtrip_request(req);
         ttrpc__request__free_unpacked(req, &hvrpc__pb_allocator);

@@ -6,8 +6,9 @@
  * the message bytes. Each step runs twice, first with the failures paused
  * (the reference), then with them armed. Checks:
  * - protobuf-c's decoding of a Request and of a Response through the
- *   runtime's allocator (hvrpc__pb_allocator), and of a Request into a
- *   call's arena with a small first block (what the server does): with
+ *   runtime's allocator (hvrpc__pb_allocator), and the server's own
+ *   decoder (hvrpc__request_decode) through it and into a call's arena
+ *   with a small first block (what the server does): with
  *   failures, either nothing (only when an allocation really failed) or
  *   the same fields as the reference; a message the reference refuses is
  *   refused;
@@ -109,18 +110,33 @@ static void request(const uint8_t *msg, size_t len)
     if (got)
         ttrpc__request__free_unpacked(got, &hvrpc__pb_allocator);
 
-    /* Into an arena, as the server decodes a call's request: the first
-     * block is the call's, the rest comes from the allocator. */
-    uint8_t base[256] __attribute__((aligned(16)));
-    size_t before = fuzz_alloc_live_blocks();
-    hvrpc__arena ar;
-    hvrpc__arena_init(&ar, base, sizeof base);
-    fuzz_alloc_fail_pause(0);
-    got = ttrpc__request__unpack(&ar.pb, len, msg);
-    fuzz_alloc_fail_pause(1);
-    check_decoded(ref, got, same_req);
-    hvrpc__arena_release(&ar);
-    FUZZ_ASSERT(fuzz_alloc_live_blocks() == before);
+    /* The server's own decoder (hvrpc__request_decode), payload in place
+     * and copied: through the runtime's allocator (streams), and into an
+     * arena whose first block is the call's (calls). A refusal for want
+     * of memory only when an allocation really failed. */
+    for (int in_place = 0; in_place < 2; in_place++) {
+        Ttrpc__Request *hand = NULL;
+        fuzz_alloc_fail_pause(0);
+        hvrpc_code hc = hvrpc__request_decode(msg, len, &hvrpc__pb_allocator,
+                                              in_place, &hand);
+        fuzz_alloc_fail_pause(1);
+        FUZZ_ASSERT(hc != HVRPC_RESOURCE_EXHAUSTED || fuzz_alloc_failed() > 0);
+        check_decoded(ref, hc == HVRPC_OK ? hand : NULL, same_req);
+        hvrpc__request_free(hand, &hvrpc__pb_allocator);
+
+        uint8_t base[256] __attribute__((aligned(16)));
+        size_t before = fuzz_alloc_live_blocks();
+        hvrpc__arena ar;
+        hvrpc__arena_init(&ar, base, sizeof base);
+        hand = NULL;
+        fuzz_alloc_fail_pause(0);
+        hc = hvrpc__request_decode(msg, len, &ar.pb, in_place, &hand);
+        fuzz_alloc_fail_pause(1);
+        FUZZ_ASSERT(hc != HVRPC_RESOURCE_EXHAUSTED || fuzz_alloc_failed() > 0);
+        check_decoded(ref, hc == HVRPC_OK ? hand : NULL, same_req);
+        hvrpc__arena_release(&ar);
+        FUZZ_ASSERT(fuzz_alloc_live_blocks() == before);
+    }
 
     if (ref) {
         size_t n_md = ref->n_metadata;
