@@ -333,6 +333,12 @@ static int read_batch(hvrpc__conn *c)
                                   "out of memory for an incoming frame");
                 return 1;
             }
+            /* A short read drained the socket: the batch ends here, not
+             * after one more read to hear EAGAIN, so what it corked leaves
+             * a syscall sooner (the fd is level-triggered: bytes that
+             * arrive meanwhile wake the loop again). */
+            if ((size_t)n < want)
+                return 0;
             continue;
         }
         if (n == 0) {
