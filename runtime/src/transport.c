@@ -43,6 +43,24 @@ const hvrpc__transport *hvrpc__transport_for(hvrpc_addr_kind kind)
     return NULL;
 }
 
+hvrpc_code hvrpc__errno_code(int err)
+{
+    switch (err) {
+    case EADDRINUSE:
+        return HVRPC_ALREADY_EXISTS;
+    case EACCES:
+    case EPERM:
+        return HVRPC_PERMISSION_DENIED;
+    case EINVAL:
+    case ENAMETOOLONG:
+        return HVRPC_INVALID_ARGUMENT;
+    case ETIMEDOUT:
+        return HVRPC_DEADLINE_EXCEEDED;
+    default:
+        return HVRPC_UNAVAILABLE;
+    }
+}
+
 /* The Windows versions of the helpers below are in win/sock_win.c. */
 #ifndef _WIN32
 int hvrpc__sock_close(int fd)
@@ -79,24 +97,6 @@ void hvrpc__sock_unlisten(int lfd, const hvrpc_address *bound)
     close(lfd);
 }
 
-static hvrpc_code errno_code(int err)
-{
-    switch (err) {
-    case EADDRINUSE:
-        return HVRPC_ALREADY_EXISTS;
-    case EACCES:
-    case EPERM:
-        return HVRPC_PERMISSION_DENIED;
-    case EINVAL:
-    case ENAMETOOLONG:
-        return HVRPC_INVALID_ARGUMENT;
-    case ETIMEDOUT:
-        return HVRPC_DEADLINE_EXCEEDED;
-    default:
-        return HVRPC_UNAVAILABLE;
-    }
-}
-
 /* A non-blocking, close-on-exec stream socket, or a status saying why not. */
 static hvrpc_code new_socket(int domain, int *s, const char *what,
                              hvrpc_status *st)
@@ -104,7 +104,7 @@ static hvrpc_code new_socket(int domain, int *s, const char *what,
     *s = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (*s >= 0)
         return HVRPC_OK;
-    return hvrpc_status_set(st, errno_code(errno),
+    return hvrpc_status_set(st, hvrpc__errno_code(errno),
                             "%s: cannot create socket: %s", what,
                             strerror(errno));
 }
@@ -123,14 +123,14 @@ hvrpc_code hvrpc__sock_listen(int domain, const struct sockaddr *sa,
     if (bind(s, sa, len) != 0) {
         int err = errno;
         close(s);
-        return hvrpc_status_set(st, errno_code(err), "%s: cannot bind: %s",
-                                what, strerror(err));
+        return hvrpc_status_set(st, hvrpc__errno_code(err),
+                                "%s: cannot bind: %s", what, strerror(err));
     }
     if (listen(s, backlog) != 0) {
         int err = errno;
         close(s);
-        return hvrpc_status_set(st, errno_code(err), "%s: cannot listen: %s",
-                                what, strerror(err));
+        return hvrpc_status_set(st, hvrpc__errno_code(err),
+                                "%s: cannot listen: %s", what, strerror(err));
     }
     *fd = s;
     return HVRPC_OK;
@@ -208,8 +208,8 @@ hvrpc_code hvrpc__sock_connect(int domain, const struct sockaddr *sa,
     }
     if (err != 0) {
         close(s);
-        return hvrpc_status_set(st, errno_code(err), "%s: cannot connect: %s",
-                                what, strerror(err));
+        return hvrpc_status_set(st, hvrpc__errno_code(err),
+                                "%s: cannot connect: %s", what, strerror(err));
     }
     *fd = s;
     return HVRPC_OK;

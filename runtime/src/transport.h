@@ -81,6 +81,10 @@ ssize_t hvrpc__sock_write(int fd, const void *buf, size_t n);
 ssize_t hvrpc__sock_writev(int fd, const struct iovec *iov, int cnt);
 void hvrpc__sock_unlisten(int lfd, const hvrpc_address *bound);
 
+/* The status for a socket call's errno (Windows: the WSA error already
+ * mapped onto errno values): one mapping for every platform. */
+hvrpc_code hvrpc__errno_code(int err);
+
 /* socket() + bind() + listen(), non-blocking. what names the address in
  * error messages. */
 hvrpc_code hvrpc__sock_listen(int domain, const struct sockaddr *sa,

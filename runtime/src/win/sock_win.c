@@ -149,24 +149,6 @@ const char *hvrpc__sock_strerror(int err)
     return err_text(err);
 }
 
-static hvrpc_code errno_code(int err)
-{
-    switch (err) {
-    case EADDRINUSE:
-        return HVRPC_ALREADY_EXISTS;
-    case EACCES:
-    case EPERM:
-        return HVRPC_PERMISSION_DENIED;
-    case EINVAL:
-    case ENAMETOOLONG:
-        return HVRPC_INVALID_ARGUMENT;
-    case ETIMEDOUT:
-        return HVRPC_DEADLINE_EXCEEDED;
-    default:
-        return HVRPC_UNAVAILABLE;
-    }
-}
-
 /* --- sockets ------------------------------------------------------------ */
 
 int hvrpc__sock_close(int fd)
@@ -254,7 +236,7 @@ hvrpc_code hvrpc__sock_listen_proto(int domain, int protocol,
 {
     int s;
     if (hvrpc__sock_socket(domain, protocol, &s) != 0)
-        return hvrpc_status_set(st, errno_code(errno),
+        return hvrpc_status_set(st, hvrpc__errno_code(errno),
                                 "%s: cannot create socket: %s", what,
                                 err_text(errno));
     /* Not SO_REUSEADDR: on Windows it lets another socket take over a port
@@ -266,14 +248,14 @@ hvrpc_code hvrpc__sock_listen_proto(int domain, int protocol,
     if (bind((SOCKET)s, sa, len) != 0) {
         int err = hvrpc__wsa_set_errno();
         hvrpc__sock_close(s);
-        return hvrpc_status_set(st, errno_code(err), "%s: cannot bind: %s",
-                                what, err_text(err));
+        return hvrpc_status_set(st, hvrpc__errno_code(err),
+                                "%s: cannot bind: %s", what, err_text(err));
     }
     if (listen((SOCKET)s, backlog) != 0) {
         int err = hvrpc__wsa_set_errno();
         hvrpc__sock_close(s);
-        return hvrpc_status_set(st, errno_code(err), "%s: cannot listen: %s",
-                                what, err_text(err));
+        return hvrpc_status_set(st, hvrpc__errno_code(err),
+                                "%s: cannot listen: %s", what, err_text(err));
     }
     *fd = s;
     return HVRPC_OK;
@@ -325,7 +307,7 @@ hvrpc_code hvrpc__sock_connect_proto(int domain, int protocol,
 {
     int s;
     if (hvrpc__sock_socket(domain, protocol, &s) != 0)
-        return hvrpc_status_set(st, errno_code(errno),
+        return hvrpc_status_set(st, hvrpc__errno_code(errno),
                                 "%s: cannot create socket: %s", what,
                                 err_text(errno));
     if (setup)
@@ -345,8 +327,8 @@ hvrpc_code hvrpc__sock_connect_proto(int domain, int protocol,
     if (err != 0) {
         hvrpc__sock_close(s);
         errno = err;
-        return hvrpc_status_set(st, errno_code(err), "%s: cannot connect: %s",
-                                what, err_text(err));
+        return hvrpc_status_set(st, hvrpc__errno_code(err),
+                                "%s: cannot connect: %s", what, err_text(err));
     }
     *fd = s;
     return HVRPC_OK;
