@@ -76,38 +76,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-skip() {
-    echo "SKIPPED: $*"
-    exit $SKIP
-}
-
-die() {
-    echo "vm-nested: FAILED: $*"
-    exit 1
-}
-
-log() {
-    echo "vm-nested: $*"
-}
-
-ms_since() { # START_NS
-    echo $((($(date +%s%N) - $1) / 1000000))
-}
-
-secs() { # MS -> "1.234"
-    printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
-}
+vm_name=vm-nested
+# skip, die, log, ms_since, secs, vm_need_tools, vm_fetch_kernel,
+# vm_copy_in: shared by both VM suites.
+. "$here/../vm/kernel.sh"
 
 # --- what the build machine needs ---------------------------------------
 
-qemu=$(command -v qemu-system-x86_64) ||
-    skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-busybox=$(command -v busybox) ||
-    skip "busybox not found (apt-get install busybox-static)"
-for tool in cpio:cpio dpkg-deb:dpkg ldd:libc-bin; do
-    command -v "${tool%:*}" >/dev/null ||
-        skip "${tool%:*} not found (apt-get install ${tool#*:})"
-done
+vm_need_tools cpio:cpio dpkg-deb:dpkg ldd:libc-bin
 
 # What L1's QEMU needs besides its libraries: the TCG accelerator (a
 # module in Debian's build), the BIOS and the ROMs for -kernel.
@@ -131,8 +107,6 @@ mkdir -p "$work"
 
 # --- the kernel and the modules of both sides (cached) -------------------
 
-# vm_fetch_kernel, vm_copy_in: shared with tests/vm/vm.sh.
-. "$here/../vm/kernel.sh"
 
 fetch_kernel() {
     vm_fetch_kernel "$cache" "$cache_format" \

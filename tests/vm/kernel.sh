@@ -3,8 +3,9 @@
 # a guest loads, cached per build directory, and copying programs with
 # their libraries into an initramfs tree.
 #
-# The sourcing script defines skip (exit 77 with a reason), die and log,
-# and sets busybox (its path) before calling these.
+# The sourcing script sets vm_name (the prefix of its log lines) and SKIP
+# (the exit status of a skipped run) before sourcing, and calls
+# vm_need_tools first.
 #
 #   vm_fetch_kernel CACHE FORMAT SET=MODULE,MODULE... ...
 #       The linux-image-*-cloud-amd64 that linux-image-cloud-amd64 depends
@@ -18,6 +19,46 @@
 #       FILE into the tree DEST at the same path: an ELF file without its
 #       debug info (when strip is there), with the libraries ldd names and
 #       the loader; a directory whole.
+
+# --- reporting and the build machine -----------------------------------
+
+skip() { # REASON: the run cannot happen here
+    echo "SKIPPED: $*"
+    exit "$SKIP"
+}
+
+die() {
+    echo "$vm_name: FAILED: $*"
+    exit 1
+}
+
+log() {
+    echo "$vm_name: $*"
+}
+
+ms_since() { # START_NS
+    echo $((($(date +%s%N) - $1) / 1000000))
+}
+
+secs() { # MS -> "1.234"
+    printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
+}
+
+# vm_need_tools TOOL:PACKAGE...: QEMU, busybox and each TOOL on PATH, or
+# skip naming the package to install; sets qemu and busybox (their paths).
+vm_need_tools() {
+    qemu=$(command -v qemu-system-x86_64) ||
+        skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
+    busybox=$(command -v busybox) ||
+        skip "busybox not found (apt-get install busybox-static)"
+    local tool
+    for tool in "$@"; do
+        command -v "${tool%:*}" >/dev/null ||
+            skip "${tool%:*} not found (apt-get install ${tool#*:})"
+    done
+}
+
+# --- the kernel -----------------------------------------------------------
 
 vm_meta_pkg=linux-image-cloud-amd64
 vm_strip=$(command -v strip || true)

@@ -82,38 +82,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-skip() {
-    echo "SKIPPED: $*"
-    exit $SKIP
-}
-
-die() {
-    echo "vm: FAILED: $*"
-    exit 1
-}
-
-log() {
-    echo "vm: $*"
-}
-
-ms_since() { # START_NS
-    echo $((($(date +%s%N) - $1) / 1000000))
-}
-
-secs() { # MS -> "1.234"
-    printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000))
-}
+vm_name=vm
+# skip, die, log, ms_since, secs, vm_need_tools, vm_fetch_kernel,
+# vm_copy_in: shared by both VM suites.
+. "$here/kernel.sh"
 
 # --- what the host needs -----------------------------------------------
 
-qemu=$(command -v qemu-system-x86_64) ||
-    skip "qemu-system-x86_64 not found (apt-get install qemu-system-x86)"
-busybox=$(command -v busybox) ||
-    skip "busybox not found (apt-get install busybox-static)"
-for tool in cpio:cpio gzip:gzip dpkg-deb:dpkg ldd:libc-bin; do
-    command -v "${tool%:*}" >/dev/null ||
-        skip "${tool%:*} not found (apt-get install ${tool#*:})"
-done
+vm_need_tools cpio:cpio gzip:gzip dpkg-deb:dpkg ldd:libc-bin
 
 mkdir -p "$cache" || die "cannot create $cache"
 cache=$(cd "$cache" && pwd)
@@ -122,8 +98,6 @@ mkdir -p "$work"
 
 # --- the kernel and its vsock modules (cached) --------------------------
 
-# vm_fetch_kernel, vm_copy_in: shared with tests/vm-nested/nested.sh.
-. "$here/kernel.sh"
 # The layout of the kernel cache ($kdir/modules); a new one rebuilds it.
 cache_format=2
 
