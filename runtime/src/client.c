@@ -4,6 +4,7 @@
  * Unary calls are in client_call.c, streams in client_stream.c; the
  * state they share is described in client_internal.h.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -171,6 +172,9 @@ hvrpc_code hvrpc__client_start_request(hvrpc_client *c, const char *service,
         wait = true;
     } else {
         code = send_locked(c, p, &f, st);
+        /* Its frames must not be read by a leader but by the loop. */
+        if (code == HVRPC_OK)
+            hvrpc__client_nudge_leader_locked(c);
     }
     if (code == HVRPC_OK && p->stream) {
         /* A stream has no timer: its waits end at its deadline. */
@@ -203,6 +207,8 @@ bool hvrpc__client_unwait(hvrpc_client *c, hvrpc__pending *p)
         p->held.data = NULL;
     } else {
         hvrpc__idmap_remove(&c->pending, p->node.id);
+        if (c->lead_id == p->node.id)
+            hvrpc__client_nudge_leader_locked(c); /* its deadline passed */
     }
     pthread_mutex_unlock(&c->conn.mu);
     return was;
@@ -491,6 +497,7 @@ static bool retryable(hvrpc_code code)
 
 static void client_release(hvrpc_client *c)
 {
+    hvrpc__client_lead_close(c->lead_fd);
     hvrpc__conn_destroy(&c->conn);
     hvrpc__loop_destroy(&c->loop);
     hvrpc__idmap_free(&c->pending);
@@ -546,6 +553,9 @@ hvrpc_code hvrpc_client_connect(const char *uri,
     c->rng = (uint32_t)hvrpc__now_ns() | 1;
     c->take_fd.fn = take_fd;
     c->keepalive.fn = on_keepalive;
+    /* Without an eventfd calls simply wait for the loop. Observers are
+     * called on the loop thread, so a leader never completes a call. */
+    c->lead_fd = o.observer ? -1 : hvrpc__client_lead_open();
     hvrpc__conn_init(&c->conn, &c->loop, tp, fd, &client_conn_ops, o.max_frame);
     if (fd < 0) {
         /* Down from the start: the connector makes the first one. */
@@ -601,6 +611,15 @@ void hvrpc_client_free(hvrpc_client *c)
         return;
     stop_connector(c);
     hvrpc__loop_stop(&c->loop);
+    /* A caller reading its answer gives the socket back first. */
+    pthread_mutex_lock(&c->conn.mu);
+    hvrpc__client_nudge_leader_locked(c);
+    while (c->conn.led) {
+        pthread_mutex_unlock(&c->conn.mu);
+        poll(NULL, 0, 1); /* it is woken: a matter of microseconds */
+        pthread_mutex_lock(&c->conn.mu);
+    }
+    pthread_mutex_unlock(&c->conn.mu);
     /* The loop is joined: closing here completes what is in flight. */
     hvrpc__conn_close(&c->conn, HVRPC_CANCELLED, "the client was freed");
     pthread_mutex_lock(&c->conn.mu);

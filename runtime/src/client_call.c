@@ -248,8 +248,9 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
     p.w = &w;
     hvrpc_code code = start_call(c, service, method, pl, opts, &p, st);
     if (code == HVRPC_OK) {
-        while (sem_wait(&w.done) != 0)
-            ; /* EINTR */
+        if (!hvrpc__client_lead(c, &p, &w))
+            while (sem_wait(&w.done) != 0)
+                ; /* EINTR */
         code = w.st.code;
         if (st)
             *st = w.st;

@@ -84,6 +84,13 @@ struct hvrpc_client {
     hvrpc__task take_fd;
     unsigned long connections; /* made so far, the first included */
 
+    /* Leading (client_lead.c): the eventfd that nudges a leader to step
+     * down (-1: leading off), the stream id of the call leading, and
+     * whether it was nudged. */
+    int lead_fd;
+    uint32_t lead_id;
+    bool lead_nudged;
+
     /* Keepalive (opts.keepalive_ms), loop thread only. */
     hvrpc__timer keepalive;
     bool probing; /* a health check is in flight */
@@ -138,6 +145,16 @@ void hvrpc__client_complete_status(hvrpc__pending *p, hvrpc_code code,
                                    const char *msg);
 void hvrpc__client_on_response(hvrpc__pending *p, const uint8_t *data,
                                uint32_t len);
+
+/* client_lead.c */
+int hvrpc__client_lead_open(void);
+void hvrpc__client_lead_close(int fd);
+/* A blocking call alone in flight reads its answer on its own thread.
+ * True when its waiter's result is in (its post consumed); false when
+ * it must wait for the loop as usual. */
+bool hvrpc__client_lead(hvrpc_client *c, hvrpc__pending *p, hvrpc__waiter *w);
+/* Makes a leader step down (conn.mu held; nothing when none leads). */
+void hvrpc__client_nudge_leader_locked(hvrpc_client *c);
 
 /* client_stream.c (conn.mu held) */
 void hvrpc__client_stream_frame_locked(hvrpc_stream *s,

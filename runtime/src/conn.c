@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -17,6 +18,25 @@
 #define READS_PER_EVENT 16
 
 static void on_io(hvrpc__io *io, uint32_t events);
+static void after_lead(hvrpc__task *t);
+
+/* A frame read by a leader for someone else (client_lead.c). */
+typedef struct hvrpc__deferred {
+    struct hvrpc__deferred *next;
+    hvrpc__frame_header h;
+    bool oversize;
+    uint8_t data[];
+} hvrpc__deferred;
+
+static void drop_deferred(hvrpc__conn *c)
+{
+    while (c->deferred) {
+        hvrpc__deferred *d = c->deferred;
+        c->deferred = d->next;
+        hvrpc__free(d);
+    }
+    c->deferred_tail = NULL;
+}
 
 void hvrpc__conn_init(hvrpc__conn *c, hvrpc__loop *loop,
                       const hvrpc__transport *tp, int fd,
@@ -29,6 +49,7 @@ void hvrpc__conn_init(hvrpc__conn *c, hvrpc__loop *loop,
     c->tp = tp;
     c->ops = ops;
     c->last_rx_ns = hvrpc__now_ns();
+    c->after_lead.fn = after_lead;
     pthread_mutex_init(&c->mu, NULL);
     hvrpc__frame_reader_init(&c->reader, max_frame);
 }
@@ -50,12 +71,14 @@ void hvrpc__conn_reopen(hvrpc__conn *c, int fd)
     c->paused = false;
     c->want_out = false;
     c->corked = false;
+    c->close_after_lead = false;
     c->last_rx_ns = hvrpc__now_ns();
     pthread_mutex_unlock(&c->mu);
 }
 
 void hvrpc__conn_destroy(hvrpc__conn *c)
 {
+    drop_deferred(c);
     hvrpc__frame_reader_free(&c->reader);
     hvrpc__free(c->out); /* NULL once closed; here for a conn never started */
     pthread_mutex_destroy(&c->mu);
@@ -145,7 +168,8 @@ static void update_events(hvrpc__conn *c, bool want_out, bool paused)
     c->want_out = want_out;
     c->paused = paused;
     hvrpc__loop_mod(c->loop, &c->io,
-                    (paused ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0));
+                    (paused || c->led ? 0 : EPOLLIN) |
+                        (want_out ? EPOLLOUT : 0));
 }
 
 /* Asks the loop to flush when the socket is writable, and pauses reading
@@ -280,14 +304,26 @@ void hvrpc__conn_close(hvrpc__conn *c, hvrpc_code code, const char *msg)
         pthread_mutex_unlock(&c->mu);
         return;
     }
+    if (c->led) {
+        /* The leader polls the fd: it must not be closed under it. */
+        hvrpc__conn_close_after_lead_locked(c, code, msg);
+        shutdown(c->io.fd, SHUT_RDWR);
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
     c->closed = true;
     drop_queue(c);
+    drop_deferred(c);
+    /* A close a leader found due stands over what the loop saw next. */
+    hvrpc_status why;
+    if (c->close_after_lead)
+        hvrpc_status_set(&why, c->close_code, "%s", c->close_msg);
+    else
+        hvrpc_status_set(&why, code, "%s", msg);
     pthread_mutex_unlock(&c->mu);
     /* No writer touches the fd once closed is set. */
     hvrpc__loop_del(c->loop, &c->io);
     hvrpc__sock_close(c->io.fd);
-    hvrpc_status why;
-    hvrpc_status_set(&why, code, "%s", msg);
     c->ops->on_close(c, &why);
 }
 
@@ -308,24 +344,59 @@ static int frame_cb(void *ctx, const hvrpc__frame_header *h,
     return c->ops->on_frame(c, h, data, oversize);
 }
 
+ssize_t hvrpc__conn_read(hvrpc__conn *c, uint8_t *buf, size_t cap,
+                         hvrpc__frame_fn fn, void *ctx, hvrpc__feed_result *fr,
+                         bool *drained)
+{
+    /* The rest of a large body is read where it goes, not copied. */
+    size_t want = cap;
+    uint8_t *direct = hvrpc__frame_reader_direct(&c->reader, cap, &want);
+    ssize_t n = c->tp->read(c->io.fd, direct ? direct : buf, want);
+    if (n <= 0)
+        return n;
+    c->last_rx_ns = hvrpc__now_ns();
+    *fr = direct
+              ? hvrpc__frame_reader_feed_direct(&c->reader, (size_t)n, fn, ctx)
+              : hvrpc__frame_reader_feed(&c->reader, buf, (size_t)n, fn, ctx);
+    *drained = (size_t)n < want;
+    return n;
+}
+
+/* Hands what a leader deferred to on_frame, in order. 1 when the
+ * connection was closed on the way. */
+static int run_deferred(hvrpc__conn *c)
+{
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        hvrpc__deferred *d = c->deferred;
+        if (d) {
+            c->deferred = d->next;
+            if (!c->deferred)
+                c->deferred_tail = NULL;
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (!d)
+            return 0;
+        int r = c->ops->on_frame(c, &d->h, d->oversize ? NULL : d->data,
+                                 d->oversize);
+        hvrpc__free(d);
+        if (r)
+            return 1;
+    }
+}
+
 /* Reads and handles up to READS_PER_EVENT buffers. 1 when the connection
  * was closed on the way (c may be gone), 0 when it is still open. */
 static int read_batch(hvrpc__conn *c)
 {
-    uint8_t *buf = c->loop->rbuf;
+    if (run_deferred(c))
+        return 1;
     for (int i = 0; i < READS_PER_EVENT; i++) {
-        /* The rest of a large body is read where it goes, not copied. */
-        size_t want = HVRPC__LOOP_READ_BUF;
-        uint8_t *direct =
-            hvrpc__frame_reader_direct(&c->reader, HVRPC__LOOP_READ_BUF, &want);
-        ssize_t n = c->tp->read(c->io.fd, direct ? direct : buf, want);
+        hvrpc__feed_result r;
+        bool drained;
+        ssize_t n = hvrpc__conn_read(c, c->loop->rbuf, HVRPC__LOOP_READ_BUF,
+                                     frame_cb, c, &r, &drained);
         if (n > 0) {
-            c->last_rx_ns = hvrpc__now_ns();
-            hvrpc__feed_result r =
-                direct ? hvrpc__frame_reader_feed_direct(&c->reader, (size_t)n,
-                                                         frame_cb, c)
-                       : hvrpc__frame_reader_feed(&c->reader, buf, (size_t)n,
-                                                  frame_cb, c);
             if (r == HVRPC__FEED_STOPPED)
                 return 1;
             if (r == HVRPC__FEED_NOMEM) {
@@ -337,7 +408,7 @@ static int read_batch(hvrpc__conn *c)
              * after one more read to hear EAGAIN, so what it corked leaves
              * a syscall sooner (the fd is level-triggered: bytes that
              * arrive meanwhile wake the loop again). */
-            if ((size_t)n < want)
+            if (drained)
                 return 0;
             continue;
         }
@@ -356,6 +427,73 @@ static int read_batch(hvrpc__conn *c)
     return 0;
 }
 
+/* --- leading (client_lead.c) ---------------------------------------------- */
+
+void hvrpc__conn_lead_locked(hvrpc__conn *c)
+{
+    c->led = true;
+    hvrpc__loop_mod(c->loop, &c->io, c->want_out ? EPOLLOUT : 0);
+}
+
+void hvrpc__conn_unlead_locked(hvrpc__conn *c)
+{
+    c->led = false;
+    if (c->closed)
+        return;
+    hvrpc__loop_mod(c->loop, &c->io,
+                    (c->paused ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0));
+    if (c->deferred || c->close_after_lead)
+        hvrpc__loop_post(c->loop, &c->after_lead);
+}
+
+int hvrpc__conn_defer_locked(hvrpc__conn *c, const hvrpc__frame_header *h,
+                             const uint8_t *data, bool oversize)
+{
+    size_t len = oversize ? 0 : h->length;
+    hvrpc__deferred *d = hvrpc__malloc(sizeof *d + len);
+    if (!d)
+        return -1;
+    d->next = NULL;
+    d->h = *h;
+    d->oversize = oversize;
+    if (len)
+        memcpy(d->data, data, len);
+    if (c->deferred_tail)
+        c->deferred_tail->next = d;
+    else
+        c->deferred = d;
+    c->deferred_tail = d;
+    return 0;
+}
+
+void hvrpc__conn_close_after_lead_locked(hvrpc__conn *c, hvrpc_code code,
+                                         const char *msg)
+{
+    if (c->close_after_lead)
+        return; /* the first reason stands */
+    c->close_after_lead = true;
+    c->close_code = code;
+    snprintf(c->close_msg, sizeof c->close_msg, "%s", msg);
+}
+
+/* The loop's turn again: the deferred frames first, then a close that
+ * was due. (on_readable sees to the frames too, if it runs first.) */
+static void after_lead(hvrpc__task *t)
+{
+    hvrpc__conn *c =
+        (hvrpc__conn *)((char *)t - offsetof(hvrpc__conn, after_lead));
+    pthread_mutex_lock(&c->mu);
+    bool skip = c->led || c->closed;
+    pthread_mutex_unlock(&c->mu);
+    if (skip || run_deferred(c))
+        return;
+    pthread_mutex_lock(&c->mu);
+    bool close = c->close_after_lead && !c->led;
+    pthread_mutex_unlock(&c->mu);
+    if (close) /* with the reason kept in c */
+        hvrpc__conn_close(c, HVRPC_UNAVAILABLE, "connection closed");
+}
+
 /*
  * Reads a batch with the connection corked: the frames its handlers send
  * (inline answers on a server, the next requests from a client's
@@ -367,6 +505,11 @@ static int read_batch(hvrpc__conn *c)
 static void on_readable(hvrpc__conn *c)
 {
     pthread_mutex_lock(&c->mu);
+    if (c->led) {
+        /* Woken just before the leader took over: its bytes now. */
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
     c->corked = true;
     pthread_mutex_unlock(&c->mu);
     if (read_batch(c) != 0)

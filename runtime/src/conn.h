@@ -69,6 +69,18 @@ struct hvrpc__conn {
     bool closed;        /* no more writes: the fd may be gone */
     bool close_when_flushed;
     hvrpc__frame_reader reader;
+
+    /* A client's blocking caller reads the socket instead of the loop
+     * (client_lead.c). While led, EPOLLIN is off and the loop neither
+     * reads nor closes the fd; frames the leader read for others wait in
+     * deferred, and a close asked for meanwhile in close_*, for the
+     * loop to see to, in that order, once the leader steps down. */
+    bool led;
+    struct hvrpc__deferred *deferred, *deferred_tail;
+    bool close_after_lead;
+    hvrpc_code close_code;
+    char close_msg[96];
+    hvrpc__task after_lead;
 };
 
 void hvrpc__conn_init(hvrpc__conn *c, hvrpc__loop *loop,
@@ -81,8 +93,30 @@ int hvrpc__conn_start(hvrpc__conn *c);
  * case. UNAVAILABLE when the connection is closed or broken. */
 hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f);
 
+/* One read into the frame reader, a large body straight into place, its
+ * frames through fn(ctx): what the read returned (> 0: fed, the result
+ * in *fr; 0: end of stream; -1: errno). *drained when the read was short.
+ * The loop's reads go through here, and a leader's. */
+ssize_t hvrpc__conn_read(hvrpc__conn *c, uint8_t *buf, size_t cap,
+                         hvrpc__frame_fn fn, void *ctx, hvrpc__feed_result *fr,
+                         bool *drained);
+
+/* Leading (c->mu held): the caller's thread takes over reading, and
+ * gives it back; the loop then handles what was deferred or asked for. */
+void hvrpc__conn_lead_locked(hvrpc__conn *c);
+void hvrpc__conn_unlead_locked(hvrpc__conn *c);
+/* A frame a leader read for someone else, copied for the loop; -1 when
+ * out of memory. */
+int hvrpc__conn_defer_locked(hvrpc__conn *c, const hvrpc__frame_header *h,
+                             const uint8_t *data, bool oversize);
+/* The close a leader found due (end of stream, an error); the loop
+ * closes once it steps down. */
+void hvrpc__conn_close_after_lead_locked(hvrpc__conn *c, hvrpc_code code,
+                                         const char *msg);
+
 /* Closes the connection now (loop thread): drops queued output, calls
- * ops->on_close. Idempotent. */
+ * ops->on_close. Idempotent. While led: shuts the socket down, which
+ * ends the leader's wait, and closes when it has stepped down. */
 void hvrpc__conn_close(hvrpc__conn *c, hvrpc_code code, const char *msg);
 
 /* Closes once everything queued is written (loop thread). */

@@ -6,18 +6,20 @@
 #define HVRPC__WORKERS_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 
 #include "hvrpc/status.h"
 #include "loop.h"
 
+typedef struct hvrpc__worker hvrpc__worker;
+
 typedef struct hvrpc__workers {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     hvrpc__task *head, *tail; /* FIFO of tasks to run */
     bool stop;
-    unsigned idle; /* workers waiting for a task */
-    pthread_t *threads;
+    hvrpc__worker *idle; /* workers asleep, the last to fall asleep first */
+    hvrpc__worker *all;  /* n of them */
     unsigned n;
 } hvrpc__workers;
 
