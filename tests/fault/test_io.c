@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "count_alloc.h"
 #include "hvrpc/hvrpc.h"
 #include "transport.h"
 
@@ -63,13 +64,16 @@ static ssize_t faulty_read(int fd, void *buf, size_t n)
                                       atomic_load(&one_byte) && n ? 1 : n);
 }
 
+/* What a write meets instead of the socket: EAGAIN while held (not
+ * counted as an op), else the injected error; 0 when it goes through. */
+static int write_refused(void)
+{
+    return atomic_load(&hold) ? EAGAIN : injected();
+}
+
 static ssize_t faulty_write(int fd, const void *buf, size_t n)
 {
-    if (atomic_load(&hold)) {
-        errno = EAGAIN;
-        return -1;
-    }
-    int e = injected();
+    int e = write_refused();
     if (e) {
         errno = e;
         return -1;
@@ -83,11 +87,7 @@ static ssize_t faulty_writev(int fd, const struct iovec *iov, int cnt)
     int most = atomic_load(&most_iov);
     while (cnt > most && !atomic_compare_exchange_weak(&most_iov, &most, cnt))
         ;
-    if (atomic_load(&hold)) {
-        errno = EAGAIN;
-        return -1;
-    }
-    int e = injected();
+    int e = write_refused();
     if (e) {
         errno = e;
         return -1;
@@ -109,36 +109,6 @@ static int faulty_accept(int lfd, const hvrpc_address *bound, int *fd,
 }
 
 static hvrpc__transport faulty;
-
-/* --- the runtime's memory, counted ------------------------------------- */
-
-static atomic_long blocks;
-
-static void *count_malloc(void *ctx, size_t n)
-{
-    (void)ctx;
-    void *p = malloc(n);
-    if (p)
-        atomic_fetch_add(&blocks, 1);
-    return p;
-}
-
-static void *count_realloc(void *ctx, void *p, size_t n)
-{
-    (void)ctx;
-    void *q = realloc(p, n);
-    if (q && !p)
-        atomic_fetch_add(&blocks, 1);
-    return q;
-}
-
-static void count_free(void *ctx, void *p)
-{
-    (void)ctx;
-    if (p)
-        atomic_fetch_sub(&blocks, 1);
-    free(p);
-}
 
 /* --- a server that returns the request, and calls to it ---------------- */
 
@@ -273,7 +243,7 @@ static void every_step(bool bytewise)
             bad++;
     }
     CHECK_INT(bad, 0);
-    CHECK_INT(atomic_load(&blocks), 0);
+    CHECK_INT(atomic_load(&count_alloc_blocks), 0);
     atomic_store(&one_byte, false);
 }
 
@@ -322,7 +292,7 @@ static void everything(void)
     fixture_stop(&f);
     atomic_store(&every, false);
     atomic_store(&one_byte, false);
-    CHECK_INT(atomic_load(&blocks), 0);
+    CHECK_INT(atomic_load(&count_alloc_blocks), 0);
 }
 
 typedef struct batch_call {
@@ -380,13 +350,12 @@ static void batched(void)
     }
     fprintf(stderr, "%d queued calls: one writev of %d buffers\n", N, most);
     fixture_stop(&f);
-    CHECK_INT(atomic_load(&blocks), 0);
+    CHECK_INT(atomic_load(&count_alloc_blocks), 0);
 }
 
 int main(void)
 {
-    hvrpc_allocator al = {sizeof al, count_malloc, count_realloc, count_free,
-                          NULL};
+    hvrpc_allocator al = count_allocator();
     hvrpc_status st;
     CHECK_INT(hvrpc_replace_allocator(&al, &st), HVRPC_OK);
     faulty = hvrpc__transport_unix;
