@@ -17,7 +17,6 @@
  * observer (it runs on the loop thread) or on Windows.
  */
 #include <errno.h>
-#include <string.h>
 
 #include "client_internal.h"
 
@@ -110,8 +109,8 @@ static void step_down(hvrpc_client *c)
     pthread_mutex_unlock(&c->conn.mu);
 }
 
-/* Reads until the answer is in or the leader is nudged; false when the
- * loop must take over because the socket ended or failed. */
+/* Reads until the answer is in, or until the leader is nudged or the
+ * socket is over (the loop then closes it, for the reason found here). */
 static void read_until_answered(hvrpc_client *c, lead *l)
 {
     uint8_t buf[LEAD_BUF];
@@ -123,24 +122,18 @@ static void read_until_answered(hvrpc_client *c, lead *l)
             continue;
         if (r < 0 || fds[1].revents)
             return;
-        hvrpc__feed_result fr = HVRPC__FEED_OK;
-        bool drained;
-        ssize_t n = hvrpc__conn_read(&c->conn, buf, sizeof buf, lead_frame, l,
-                                     &fr, &drained);
-        if (n > 0 && fr == HVRPC__FEED_OK)
-            continue;
-        if (n < 0 &&
-            (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-            continue;
-        /* The socket ended or failed: the loop closes it, with this. */
-        pthread_mutex_lock(&c->conn.mu);
-        hvrpc__conn_close_after_lead_locked(
-            &c->conn, n > 0 ? HVRPC_RESOURCE_EXHAUSTED : HVRPC_UNAVAILABLE,
-            n > 0    ? "out of memory for an incoming frame"
-            : n == 0 ? "connection closed by the peer"
-                     : strerror(errno));
-        pthread_mutex_unlock(&c->conn.mu);
-        return;
+        hvrpc_status why;
+        hvrpc__read_result rr =
+            hvrpc__conn_read(&c->conn, buf, sizeof buf, lead_frame, l, &why);
+        if (rr == HVRPC__READ_FAILED) {
+            pthread_mutex_lock(&c->conn.mu);
+            hvrpc__conn_close_after_lead_locked(&c->conn, why.code,
+                                                why.message);
+            pthread_mutex_unlock(&c->conn.mu);
+            return;
+        }
+        if (rr == HVRPC__READ_STOPPED)
+            return;
     }
 }
 

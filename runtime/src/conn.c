@@ -160,6 +160,15 @@ static int write_some(hvrpc__conn *c, const uint8_t *p, size_t n, size_t *done)
     return 0;
 }
 
+/* Watches the fd for what the connection waits for now; c->mu held.
+ * Input is not watched while paused or while a leader reads. */
+static void watch_locked(hvrpc__conn *c)
+{
+    hvrpc__loop_mod(c->loop, &c->io,
+                    (c->paused || c->led ? 0 : EPOLLIN) |
+                        (c->want_out ? EPOLLOUT : 0));
+}
+
 /* Re-arms the fd for what the connection now waits for; c->mu held. */
 static void update_events(hvrpc__conn *c, bool want_out, bool paused)
 {
@@ -167,9 +176,7 @@ static void update_events(hvrpc__conn *c, bool want_out, bool paused)
         return;
     c->want_out = want_out;
     c->paused = paused;
-    hvrpc__loop_mod(c->loop, &c->io,
-                    (paused || c->led ? 0 : EPOLLIN) |
-                        (want_out ? EPOLLOUT : 0));
+    watch_locked(c);
 }
 
 /* Asks the loop to flush when the socket is writable, and pauses reading
@@ -307,7 +314,7 @@ void hvrpc__conn_close(hvrpc__conn *c, hvrpc_code code, const char *msg)
     if (c->led) {
         /* The leader polls the fd: it must not be closed under it. */
         hvrpc__conn_close_after_lead_locked(c, code, msg);
-        shutdown(c->io.fd, SHUT_RDWR);
+        hvrpc__conn_abort_locked(c);
         pthread_mutex_unlock(&c->mu);
         return;
     }
@@ -344,22 +351,37 @@ static int frame_cb(void *ctx, const hvrpc__frame_header *h,
     return c->ops->on_frame(c, h, data, oversize);
 }
 
-ssize_t hvrpc__conn_read(hvrpc__conn *c, uint8_t *buf, size_t cap,
-                         hvrpc__frame_fn fn, void *ctx, hvrpc__feed_result *fr,
-                         bool *drained)
+hvrpc__read_result hvrpc__conn_read(hvrpc__conn *c, uint8_t *buf, size_t cap,
+                                    hvrpc__frame_fn fn, void *ctx,
+                                    hvrpc_status *why)
 {
     /* The rest of a large body is read where it goes, not copied. */
     size_t want = cap;
     uint8_t *direct = hvrpc__frame_reader_direct(&c->reader, cap, &want);
     ssize_t n = c->tp->read(c->io.fd, direct ? direct : buf, want);
-    if (n <= 0)
-        return n;
-    c->last_rx_ns = hvrpc__now_ns();
-    *fr = direct
-              ? hvrpc__frame_reader_feed_direct(&c->reader, (size_t)n, fn, ctx)
-              : hvrpc__frame_reader_feed(&c->reader, buf, (size_t)n, fn, ctx);
-    *drained = (size_t)n < want;
-    return n;
+    if (n > 0) {
+        c->last_rx_ns = hvrpc__now_ns();
+        hvrpc__feed_result r =
+            direct
+                ? hvrpc__frame_reader_feed_direct(&c->reader, (size_t)n, fn,
+                                                  ctx)
+                : hvrpc__frame_reader_feed(&c->reader, buf, (size_t)n, fn, ctx);
+        if (r == HVRPC__FEED_STOPPED)
+            return HVRPC__READ_STOPPED;
+        if (r == HVRPC__FEED_OK)
+            return (size_t)n < want ? HVRPC__READ_DRAINED : HVRPC__READ_MORE;
+        hvrpc_status_set(why, HVRPC_RESOURCE_EXHAUSTED,
+                         "out of memory for an incoming frame");
+        return HVRPC__READ_FAILED;
+    }
+    if (n < 0 && errno == EINTR)
+        return HVRPC__READ_MORE;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return HVRPC__READ_DRAINED;
+    hvrpc_status_set(why, HVRPC_UNAVAILABLE, "%s",
+                     n == 0 ? "connection closed by the peer"
+                            : strerror(errno));
+    return HVRPC__READ_FAILED;
 }
 
 /* Hands what a leader deferred to on_frame, in order. 1 when the
@@ -392,37 +414,23 @@ static int read_batch(hvrpc__conn *c)
     if (run_deferred(c))
         return 1;
     for (int i = 0; i < READS_PER_EVENT; i++) {
-        hvrpc__feed_result r;
-        bool drained;
-        ssize_t n = hvrpc__conn_read(c, c->loop->rbuf, HVRPC__LOOP_READ_BUF,
-                                     frame_cb, c, &r, &drained);
-        if (n > 0) {
-            if (r == HVRPC__FEED_STOPPED)
-                return 1;
-            if (r == HVRPC__FEED_NOMEM) {
-                hvrpc__conn_close(c, HVRPC_RESOURCE_EXHAUSTED,
-                                  "out of memory for an incoming frame");
-                return 1;
-            }
+        hvrpc_status why;
+        switch (hvrpc__conn_read(c, c->loop->rbuf, HVRPC__LOOP_READ_BUF,
+                                 frame_cb, c, &why)) {
+        case HVRPC__READ_MORE:
+            continue;
+        case HVRPC__READ_DRAINED:
             /* A short read drained the socket: the batch ends here, not
              * after one more read to hear EAGAIN, so what it corked leaves
              * a syscall sooner (the fd is level-triggered: bytes that
              * arrive meanwhile wake the loop again). */
-            if (drained)
-                return 0;
-            continue;
-        }
-        if (n == 0) {
-            hvrpc__conn_close(c, HVRPC_UNAVAILABLE,
-                              "connection closed by the peer");
+            return 0;
+        case HVRPC__READ_STOPPED:
+            return 1;
+        case HVRPC__READ_FAILED:
+            hvrpc__conn_close(c, why.code, why.message);
             return 1;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return 0;
-        hvrpc__conn_close(c, HVRPC_UNAVAILABLE, strerror(errno));
-        return 1;
     }
     return 0;
 }
@@ -432,7 +440,7 @@ static int read_batch(hvrpc__conn *c)
 void hvrpc__conn_lead_locked(hvrpc__conn *c)
 {
     c->led = true;
-    hvrpc__loop_mod(c->loop, &c->io, c->want_out ? EPOLLOUT : 0);
+    watch_locked(c);
 }
 
 void hvrpc__conn_unlead_locked(hvrpc__conn *c)
@@ -440,8 +448,7 @@ void hvrpc__conn_unlead_locked(hvrpc__conn *c)
     c->led = false;
     if (c->closed)
         return;
-    hvrpc__loop_mod(c->loop, &c->io,
-                    (c->paused ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0));
+    watch_locked(c);
     if (c->deferred || c->close_after_lead)
         hvrpc__loop_post(c->loop, &c->after_lead);
 }

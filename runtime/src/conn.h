@@ -93,13 +93,23 @@ int hvrpc__conn_start(hvrpc__conn *c);
  * case. UNAVAILABLE when the connection is closed or broken. */
 hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f);
 
+/* What one read came to: go on reading; the socket is empty for now (a
+ * short read, or EAGAIN); fn asked to stop; or the connection is over,
+ * for the reason in *why (end of stream, a read error, no memory for a
+ * frame). */
+typedef enum {
+    HVRPC__READ_MORE,
+    HVRPC__READ_DRAINED,
+    HVRPC__READ_STOPPED,
+    HVRPC__READ_FAILED,
+} hvrpc__read_result;
+
 /* One read into the frame reader, a large body straight into place, its
- * frames through fn(ctx): what the read returned (> 0: fed, the result
- * in *fr; 0: end of stream; -1: errno). *drained when the read was short.
- * The loop's reads go through here, and a leader's. */
-ssize_t hvrpc__conn_read(hvrpc__conn *c, uint8_t *buf, size_t cap,
-                         hvrpc__frame_fn fn, void *ctx, hvrpc__feed_result *fr,
-                         bool *drained);
+ * frames through fn(ctx). The loop's reads go through here, and a
+ * leader's. */
+hvrpc__read_result hvrpc__conn_read(hvrpc__conn *c, uint8_t *buf, size_t cap,
+                                    hvrpc__frame_fn fn, void *ctx,
+                                    hvrpc_status *why);
 
 /* Leading (c->mu held): the caller's thread takes over reading, and
  * gives it back; the loop then handles what was deferred or asked for. */
