@@ -199,6 +199,24 @@ static hvrpc_code start_call(hvrpc_client *c, const char *service,
     return code;
 }
 
+/* An asynchronous call: its pending entry allocated, as *how says how
+ * it completes, and freed here when the call cannot start. */
+static hvrpc_code start_async(hvrpc_client *c, const char *service,
+                              const char *method, const hvrpc__payload *pl,
+                              const hvrpc_call_options *opts,
+                              const hvrpc__pending *how, hvrpc_status *st)
+{
+    hvrpc__pending *p = hvrpc__malloc(sizeof *p);
+    if (!p)
+        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                "out of memory for a call");
+    *p = *how;
+    hvrpc_code code = start_call(c, service, method, pl, opts, p, st);
+    if (code != HVRPC_OK)
+        hvrpc__free(p);
+    return code;
+}
+
 hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,
                                    const char *method, const void *request,
                                    size_t request_len,
@@ -209,17 +227,9 @@ hvrpc_code hvrpc_client_call_async(hvrpc_client *c, const char *service,
     if (!done)
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "a completion callback is required");
-    hvrpc__pending *p = hvrpc__calloc(1, sizeof *p);
-    if (!p)
-        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                "out of memory for a call");
-    p->done = done;
-    p->arg = arg;
+    hvrpc__pending how = {.done = done, .arg = arg};
     hvrpc__payload pl = {.data = request, .len = request_len};
-    hvrpc_code code = start_call(c, service, method, &pl, opts, p, st);
-    if (code != HVRPC_OK)
-        hvrpc__free(p);
-    return code;
+    return start_async(c, service, method, &pl, opts, &how, st);
 }
 
 /* A blocking call: its pending entry and waiter on this stack. With
@@ -312,16 +322,7 @@ hvrpc_client_invoke_async(hvrpc_client *c, const char *service,
         return hvrpc_status_set(st, HVRPC_INVALID_ARGUMENT,
                                 "request, response type and completion "
                                 "callback are required");
-    hvrpc__pending *p = hvrpc__calloc(1, sizeof *p);
-    if (!p)
-        return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                "out of memory for a call");
-    p->mdone = done;
-    p->rtype = response_type;
-    p->arg = arg;
+    hvrpc__pending how = {.mdone = done, .rtype = response_type, .arg = arg};
     hvrpc__payload pl = {.msg = request};
-    hvrpc_code code = start_call(c, service, method, &pl, opts, p, st);
-    if (code != HVRPC_OK)
-        hvrpc__free(p);
-    return code;
+    return start_async(c, service, method, &pl, opts, &how, st);
 }
