@@ -30,53 +30,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hvrpc/hvrpc.h>
 
 #include "hvrpc/bus/v1/bus.hvrpc.h"
+#include "nested_util.h"
 
 #define CALL_TIMEOUT_MS 30000u
 #define MAX_EVENTS      1000
 
 typedef Hvrpc__Bus__V1__Event bus_event;
 typedef Hvrpc__Bus__V1__PublishResponse bus_response;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Connects to target, retrying for wait_s seconds: the other VM, or the
- * broker, may still be starting. */
-static hvrpc_client *connect_retry(const char *target, int wait_s)
-{
-    hvrpc_client_options co;
-    hvrpc_client_options_init(&co);
-    co.connect_timeout_ms = 3000;
-    int64_t t0 = now_ms(), deadline = t0 + (int64_t)wait_s * 1000;
-    hvrpc_status st;
-    for (int tries = 1;; tries++) {
-        hvrpc_client *c = NULL;
-        hvrpc_code r = strcmp(target, "host") == 0
-                           ? hvrpc__bus__v1__bus_connect_host(&co, &c, &st)
-                           : hvrpc_client_connect(target, &co, &c, &st);
-        if (r == HVRPC_OK) {
-            fprintf(stderr, "connected to %s after %.1f s (%d attempts)\n",
-                    target, (double)(now_ms() - t0) / 1000.0, tries);
-            return c;
-        }
-        if (now_ms() >= deadline) {
-            fprintf(stderr, "connect %s: %s: %s (gave up after %d s)\n", target,
-                    hvrpc_code_name(r), st.message, wait_s);
-            return NULL;
-        }
-        usleep(500 * 1000);
-    }
-}
 
 /* FROM "vsock:CID": exactly vsock:CID:PORT (a port of digits); any other
  * FROM is a prefix. */
@@ -142,8 +107,9 @@ static int sub_fail(const char *what)
 static int run_sub(const char *target, const char *pattern, int n,
                    const char *from, int wait_s)
 {
-    int64_t deadline = now_ms() + (int64_t)wait_s * 1000;
-    hvrpc_client *c = connect_retry(target, wait_s);
+    int64_t deadline = nested_now_ms() + (int64_t)wait_s * 1000;
+    hvrpc_client *c =
+        nested_connect(target, &hvrpc__bus__v1__bus_info, 0, wait_s);
     if (!c)
         return sub_fail("cannot connect");
     char *patterns[] = {(char *)pattern};
@@ -165,7 +131,7 @@ static int run_sub(const char *target, const char *pattern, int n,
     char publisher_copy[80] = "";
     /* got 0 waits for SUBSCRIBED, then events 1..n. */
     while (got <= n) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - nested_now_ms();
         bus_event *e = NULL;
         hvrpc_code r = hvrpc__bus__v1__bus__subscribe_recv(
             s, &e, left > 0 ? (int)left : 0, &st);
@@ -210,7 +176,8 @@ static int run_sub(const char *target, const char *pattern, int n,
 
 static int run_pub(const char *target, const char *topic, int n, int wait_s)
 {
-    hvrpc_client *c = connect_retry(target, wait_s);
+    hvrpc_client *c =
+        nested_connect(target, &hvrpc__bus__v1__bus_info, 0, wait_s);
     if (!c)
         return 1;
     int answered = 0, rc = 0;
@@ -263,10 +230,10 @@ static int run_pub(const char *target, const char *topic, int n, int wait_s)
 
 static int run_result(const char *log, int wait_s)
 {
-    int64_t deadline = now_ms() + (int64_t)wait_s * 1000;
+    int64_t deadline = nested_now_ms() + (int64_t)wait_s * 1000;
     char line[512];
     int verdict = -1; /* -1 none yet, 0 pass, 1 fail */
-    while (verdict < 0 && now_ms() < deadline) {
+    while (verdict < 0 && nested_now_ms() < deadline) {
         FILE *f = fopen(log, "r");
         while (f && fgets(line, sizeof line, f))
             if (strncmp(line, "BUS-RESULT ", 11) == 0)

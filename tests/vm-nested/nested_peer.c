@@ -49,6 +49,7 @@
 
 #include "check.h"
 #include "echo_service.h"
+#include "nested_util.h"
 #include "stream_service.h"
 
 #define BIG_FRAME       (8u * 1024u * 1024u)
@@ -62,13 +63,6 @@ typedef Hvrpc__Echo__V1__EchoRequest echo_req;
 typedef Hvrpc__Echo__V1__EchoResponse echo_resp;
 
 static atomic_int answered;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void report_calls(void)
 {
@@ -129,45 +123,6 @@ static bool peer_has_cid(const char *peer, unsigned cid)
         if (*p < '0' || *p > '9')
             return false;
     return true;
-}
-
-/* Connects to target ("host": the generated helper; else a URI), retrying
- * for wait_s seconds: until the other VM is up, a connect fails (ENODEV,
- * a reset, a timeout). */
-static hvrpc_client *connect_retry(const char *target, uint32_t max_frame,
-                                   int wait_s)
-{
-    hvrpc_client_options co;
-    hvrpc_client_options_init(&co);
-    co.connect_timeout_ms = 3000;
-    if (max_frame)
-        co.max_frame = max_frame;
-    int64_t t0 = now_ms(), deadline = t0 + (int64_t)wait_s * 1000;
-    int tries = 0;
-    hvrpc_status st;
-    for (;;) {
-        hvrpc_client *c = NULL;
-        hvrpc_code r;
-        tries++;
-        if (strcmp(target, "host") == 0)
-            r = hvrpc__echo__v1__echo_connect_host(&co, &c, &st);
-        else
-            r = hvrpc_client_connect(target, &co, &c, &st);
-        if (r == HVRPC_OK) {
-            fprintf(stderr, "connected to %s after %.1f s (%d attempts)\n",
-                    target, (double)(now_ms() - t0) / 1000.0, tries);
-            return c;
-        }
-        if (now_ms() >= deadline) {
-            fprintf(stderr, "connect %s: %s: %s (gave up after %d s)\n", target,
-                    hvrpc_code_name(r), st.message, wait_s);
-            return NULL;
-        }
-        if (tries == 1 || tries % 10 == 0)
-            fprintf(stderr, "connect %s: %s: %s (retrying)\n", target,
-                    hvrpc_code_name(r), st.message);
-        usleep(500 * 1000);
-    }
 }
 
 /* --- serve ------------------------------------------------------------ */
@@ -316,7 +271,8 @@ static uint32_t spread_delay(int i)
 
 static int run_echo(const char *target, unsigned peer_cid, int wait_s)
 {
-    hvrpc_client *c = connect_retry(target, BIG_FRAME, wait_s);
+    hvrpc_client *c =
+        nested_connect(target, &hvrpc__echo__v1__echo_info, BIG_FRAME, wait_s);
     if (!c) {
         report_calls();
         return 1;
@@ -361,9 +317,9 @@ static int run_echo(const char *target, unsigned peer_cid, int wait_s)
         echo_req req = HVRPC__ECHO__V1__ECHO_REQUEST__INIT;
         hvrpc_call_options o = call_opts(500, NULL, 0);
         req.delay_ms = 5000;
-        t0 = now_ms();
+        t0 = nested_now_ms();
         CHECK_INT(echo_call(c, &req, &o, NULL, &st), HVRPC_DEADLINE_EXCEEDED);
-        int64_t took = now_ms() - t0;
+        int64_t took = nested_now_ms() - t0;
         fprintf(stderr, "deadline exceeded after %" PRId64 " ms\n", took);
         CHECK(took < 3000);
         /* A deadline the handler meets. */
@@ -398,11 +354,11 @@ static int run_echo(const char *target, unsigned peer_cid, int wait_s)
             hvrpc_call_options o = call_opts(CALL_TIMEOUT_MS, NULL, 0);
             req.payload.data = big;
             req.payload.len = BIG_PAYLOAD;
-            t0 = now_ms();
+            t0 = nested_now_ms();
             CHECK_INT(echo_call(c, &req, &o, &r, &st), HVRPC_OK);
             CHECK(payload_is(r, big, BIG_PAYLOAD));
             fprintf(stderr, "4 MiB there and back in %" PRId64 " ms\n",
-                    now_ms() - t0);
+                    nested_now_ms() - t0);
             if (r)
                 protobuf_c_message_free_unpacked(&r->base, NULL);
             free(big);
@@ -413,7 +369,7 @@ static int run_echo(const char *target, unsigned peer_cid, int wait_s)
     {
         static batch_call calls[N_CONCURRENT];
         batch b;
-        t0 = now_ms();
+        t0 = nested_now_ms();
         int started =
             batch_start(c, &b, calls, N_CONCURRENT, 0, spread_delay, HVRPC_OK);
         CHECK_INT(started, N_CONCURRENT);
@@ -422,7 +378,7 @@ static int run_echo(const char *target, unsigned peer_cid, int wait_s)
         CHECK_INT(b.bad_code, 0);
         CHECK_INT(b.bad_payload, 0);
         fprintf(stderr, "%d of %d answered in %" PRId64 " ms\n", b.ok,
-                N_CONCURRENT, now_ms() - t0);
+                N_CONCURRENT, nested_now_ms() - t0);
         /* Every call ended, so no callback is still running after this. */
         if (b.done == started) {
             pthread_mutex_destroy(&b.mu);
@@ -438,7 +394,7 @@ static int run_echo(const char *target, unsigned peer_cid, int wait_s)
 
 static int run_go(const char *uri)
 {
-    hvrpc_client *c = connect_retry(uri, 0, 30);
+    hvrpc_client *c = nested_connect(uri, &hvrpc__echo__v1__echo_info, 0, 30);
     if (!c) {
         report_calls();
         return 1;
@@ -515,7 +471,8 @@ static int run_go(const char *uri)
 
 static int run_stream(const char *uri, int wait_s)
 {
-    hvrpc_client *c = connect_retry(uri, 0, wait_s);
+    hvrpc_client *c =
+        nested_connect(uri, &hvrpc__echo__v1__echo_info, 0, wait_s);
     if (!c) {
         report_calls();
         return 1;
@@ -593,7 +550,7 @@ static int run_hold(const char *uri, int n)
     batch b;
     if (n < 1 || n > 64)
         n = 64;
-    hvrpc_client *c = connect_retry(uri, 0, 30);
+    hvrpc_client *c = nested_connect(uri, &hvrpc__echo__v1__echo_info, 0, 30);
     if (!c)
         return 1;
     int started = batch_start(c, &b, calls, n, LONG_DELAY_MS, NULL, HVRPC_OK);
@@ -613,7 +570,7 @@ static int run_fault(const char *uri, pid_t qemu, pid_t server,
     batch b;
     hvrpc_status st;
 
-    hvrpc_client *c = connect_retry(uri, 0, 30);
+    hvrpc_client *c = nested_connect(uri, &hvrpc__echo__v1__echo_info, 0, 30);
     if (!c) {
         report_calls();
         return 1;
@@ -635,10 +592,10 @@ static int run_fault(const char *uri, pid_t qemu, pid_t server,
             "-- SIGKILL to the guest's qemu (pid %d) with %d calls "
             "pending\n",
             (int)qemu, started);
-    int64_t t0 = now_ms();
+    int64_t t0 = nested_now_ms();
     CHECK_INT(kill(qemu, SIGKILL), 0);
     int ended = batch_wait(&b, started, 30000);
-    int64_t took = now_ms() - t0;
+    int64_t took = nested_now_ms() - t0;
     CHECK_INT(ended, started);
     CHECK_INT(b.ok, started); /* each ended UNAVAILABLE */
     fprintf(stderr,
@@ -660,7 +617,8 @@ static int run_fault(const char *uri, pid_t qemu, pid_t server,
     /* The host's server lost its guest clients and keeps serving. */
     fprintf(stderr, "-- the host server (pid %d) keeps serving\n", (int)server);
     CHECK_INT(kill(server, 0), 0);
-    hvrpc_client *local = connect_retry(local_uri, 0, 10);
+    hvrpc_client *local =
+        nested_connect(local_uri, &hvrpc__echo__v1__echo_info, 0, 10);
     CHECK(local != NULL);
     if (local) {
         echo_req req = HVRPC__ECHO__V1__ECHO_REQUEST__INIT;
