@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent_service.h"
+#include "svc_log.h"
 
 #define VMADDR_CID_HOST_ 2u /* the host, seen from a guest */
 #define SEND_SLICE_MS    200
@@ -26,21 +27,8 @@ struct hvrpc_agent {
     size_t running;
 };
 
-static void agent_log(const hvrpc_agent *a, const char *fmt, ...)
-    HVRPC_PRINTF(2, 3);
-
-static void agent_log(const hvrpc_agent *a, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-
-    if (!a->cfg.log)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    a->cfg.log(line, a->cfg.log_arg);
-}
+#define agent_log(a, ...)                                                      \
+    hvrpc_svc_logf((a)->cfg.log, (a)->cfg.log_arg, __VA_ARGS__)
 
 static uint64_t clock_ns(clockid_t id)
 {

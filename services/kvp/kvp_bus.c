@@ -19,6 +19,7 @@
 
 #include "hvrpc/bus/v1/bus.hvrpc.h"
 #include "kvp_bus.h"
+#include "svc_log.h"
 #include "svc_time.h"
 
 #define RETRY_MS        1000
@@ -43,18 +44,7 @@ struct hvrpc_kvp_bus {
     bool full_logged;
 };
 
-HVRPC_PRINTF(2, 3) static void say(hvrpc_kvp_bus *b, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-
-    if (!b->log)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    b->log(line, b->log_arg);
-}
+#define say(b, ...) hvrpc_svc_logf((b)->log, (b)->log_arg, __VA_ARGS__)
 
 static bool segment_byte(unsigned char c)
 {

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kvp_service.h"
+#include "svc_log.h"
 
 #define WATCH_POLL_MS 100
 
@@ -37,18 +38,7 @@ struct hvrpc_kvp {
     size_t watching;
 };
 
-HVRPC_PRINTF(2, 3) static void kvp_log(hvrpc_kvp *k, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-
-    if (!k->log)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    k->log(line, k->log_arg);
-}
+#define kvp_log(k, ...) hvrpc_svc_logf((k)->log, (k)->log_arg, __VA_ARGS__)
 
 int hvrpc_kvp_vm_of_peer(const hvrpc_peer *p, char *buf, size_t size)
 {
