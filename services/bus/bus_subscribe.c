@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "bus_internal.h"
+#include "svc_time.h"
 
 static void sub_free(sub *s)
 {
@@ -203,13 +204,7 @@ static take_result take(hvrpc_bus *bus, sub *s, hvrpc_stream *stream, slot *out)
             r = TAKE_EVENT;
             break;
         }
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += POLL_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = hvrpc_svc_deadline(CLOCK_MONOTONIC, POLL_MS);
         pthread_cond_timedwait(&s->cv, &bus->mu, &until);
         if (s->count == 0 && !s->ended) {
             pthread_mutex_unlock(&bus->mu);

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "health_service.h"
+#include "svc_time.h"
 
 typedef Grpc__Health__V1__HealthCheckResponse__ServingStatus serving_status;
 
@@ -54,17 +55,6 @@ struct hvrpc_health {
     set_status *statuses;
     binding *bindings; /* written before the server starts only */
 };
-
-static void deadline_after(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
 
 hvrpc_code hvrpc_health_create(hvrpc_health **out, hvrpc_status *st)
 {
@@ -156,7 +146,7 @@ void hvrpc_health_shutdown(hvrpc_health *h)
 
     if (!h)
         return;
-    deadline_after(&until, HVRPC_HEALTH_SHUTDOWN_WAIT_MS);
+    until = hvrpc_svc_deadline(CLOCK_MONOTONIC, HVRPC_HEALTH_SHUTDOWN_WAIT_MS);
     pthread_mutex_lock(&h->mu);
     if (!h->shut_down) {
         h->shut_down = true;
@@ -278,9 +268,8 @@ static void watch(hvrpc_stream *stream,
         if (stopping)
             break;
         if (h->generation == gen) {
-            struct timespec until;
-
-            deadline_after(&until, WATCH_POLL_MS);
+            struct timespec until =
+                hvrpc_svc_deadline(CLOCK_MONOTONIC, WATCH_POLL_MS);
             pthread_cond_timedwait(&h->changed, &h->mu, &until);
         }
     }
