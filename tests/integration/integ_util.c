@@ -3,6 +3,7 @@
  * tests.
  */
 #include "integ_util.h"
+#include "svc_time.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -158,14 +159,7 @@ void integ_waiter_add(integ_waiter *w, int n)
 
 int integ_waiter_wait(integ_waiter *w, int target, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = hvrpc_svc_deadline(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&w->mu);
     while (w->count < target) {
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT)

@@ -26,6 +26,7 @@
 #include "check.h"
 #include "echo_service.h"
 #include "integ_util.h"
+#include "svc_time.h"
 
 static char dir[48];
 static char sock_path[96];
@@ -154,14 +155,7 @@ static hvrpc_code start_echo(hvrpc_client *c, uint32_t timeout_ms,
 /* True when e ended within ms. */
 static bool ended_within(ended *e, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = hvrpc_svc_deadline(CLOCK_REALTIME, ms);
     while (sem_timedwait(&e->sem, &ts) != 0)
         if (errno != EINTR)
             return false;

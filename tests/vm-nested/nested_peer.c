@@ -50,6 +50,7 @@
 #include "check.h"
 #include "echo_service.h"
 #include "nested_util.h"
+#include "svc_time.h"
 #include "stream_service.h"
 
 #define BIG_FRAME       (8u * 1024u * 1024u)
@@ -246,14 +247,7 @@ static int batch_start(hvrpc_client *c, batch *b, batch_call *calls, int n,
  * ended. */
 static int batch_wait(batch *b, int n, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = hvrpc_svc_deadline(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&b->mu);
     while (b->done < n) {
         if (pthread_cond_timedwait(&b->cv, &b->mu, &until) == ETIMEDOUT)
