@@ -7,13 +7,9 @@
 #include "alloc.h"
 #include "envelope.h"
 #include "frame.h"
+#include "wire.h"
 
-/* Protobuf wire types and the field numbers of ttrpc/request.proto. */
-#define WT_VARINT      0
-#define WT_FIXED64     1
-#define WT_LEN         2
-#define WT_FIXED32     5
-#define TAG(field, wt) ((uint32_t)(field) << 3 | (wt))
+/* The field numbers of ttrpc/request.proto. */
 
 enum { REQ_SERVICE = 1, REQ_METHOD, REQ_PAYLOAD, REQ_TIMEOUT, REQ_METADATA };
 enum { KV_KEY = 1, KV_VALUE };
@@ -195,78 +191,15 @@ void hvrpc__frame_set_stream(hvrpc__frame_buf *f, uint32_t stream_id)
     hvrpc__frame_header_encode(&h, f->data);
 }
 
-/* Reads a varint at *p (before end). False when truncated or too long. */
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    *v = 0;
-    for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-        *v |= (uint64_t)(b & 0x7F) << shift;
-        if (!(b & 0x80))
-            return true;
-    }
-    return false;
-}
-
-/* One field of a message on the wire. */
-typedef struct wire_field {
-    uint64_t number;
-    unsigned type;       /* WT_VARINT, WT_LEN, WT_FIXED64, WT_FIXED32 */
-    uint64_t value;      /* a varint's value */
-    const uint8_t *data; /* WT_LEN: its bytes */
-    uint64_t len;
-} wire_field;
-
-/* Reads the field at *p. False when malformed: truncated, or a group
- * (nothing in the ttrpc envelope is one). */
-static bool next_field(const uint8_t **p, const uint8_t *end, wire_field *f)
-{
-    /* Tags are read as protobuf-c reads them, so both decoders take the
-     * same bytes: at most 5 bytes, bits past 32 dropped, and a first byte
-     * with no field number bits refused (field 0). */
-    uint64_t tag;
-    const uint8_t *start = *p;
-    if (*p < end && (**p & 0xf8) == 0)
-        return false;
-    if (!get_varint(p, end, &tag) || *p - start > 5)
-        return false;
-    tag &= UINT32_MAX;
-    f->number = tag >> 3;
-    f->type = (unsigned)(tag & 7);
-    f->len = 0;
-    switch (f->type) {
-    case WT_VARINT:
-        return get_varint(p, end, &f->value);
-    case WT_FIXED64:
-        f->len = 8;
-        break;
-    case WT_FIXED32:
-        f->len = 4;
-        break;
-    case WT_LEN: /* a length prefix, like a tag, in at most 5 bytes */
-        start = *p;
-        if (!get_varint(p, end, &f->len) || *p - start > 5)
-            return false;
-        break;
-    default:
-        return false;
-    }
-    if (f->len > (uint64_t)(end - *p))
-        return false;
-    f->data = *p;
-    *p += f->len;
-    return true;
-}
-
 hvrpc_code hvrpc__request_check(const uint8_t *data, size_t len,
                                 const hvrpc__request_limits *lim,
                                 hvrpc_status *st)
 {
     const uint8_t *p = data, *end = data + len;
     uint64_t md_entries = 0, md_bytes = 0;
-    wire_field f;
+    hvrpc__wire_field f;
     while (p < end) {
-        if (!next_field(&p, end, &f))
+        if (!hvrpc__wire_next(&p, end, &f))
             goto malformed;
         if (f.type != WT_LEN)
             continue;
@@ -317,10 +250,10 @@ static size_t str_room(const wire_str *s)
 static bool parse_kv(const uint8_t *p, const uint8_t *end, wire_str *key,
                      wire_str *value)
 {
-    wire_field f;
+    hvrpc__wire_field f;
     *key = *value = (wire_str){0};
     while (p < end) {
-        if (!next_field(&p, end, &f))
+        if (!hvrpc__wire_next(&p, end, &f))
             return false;
         if (f.number != KV_KEY && f.number != KV_VALUE)
             continue; /* unknown: skipped */
@@ -344,10 +277,10 @@ typedef struct req_scan {
  * keeping the last of each singular field and sizing the metadata. */
 static bool scan_request(const uint8_t *p, const uint8_t *end, req_scan *s)
 {
-    wire_field f;
+    hvrpc__wire_field f;
     memset(s, 0, sizeof *s);
     while (p < end) {
-        if (!next_field(&p, end, &f))
+        if (!hvrpc__wire_next(&p, end, &f))
             return false;
         wire_str *str = NULL, key, value;
         switch (f.number) {
@@ -446,8 +379,8 @@ hvrpc_code hvrpc__request_decode(const uint8_t *data, size_t len,
     /* Second pass: the entries, already checked by the first. */
     const uint8_t *p = data;
     size_t i = 0;
-    wire_field f;
-    while (p < end && next_field(&p, end, &f)) {
+    hvrpc__wire_field f;
+    while (p < end && hvrpc__wire_next(&p, end, &f)) {
         if (f.number != REQ_METADATA)
             continue;
         wire_str key, value;
@@ -473,9 +406,9 @@ void hvrpc__request_free(Ttrpc__Request *req, ProtobufCAllocator *a)
 static bool well_formed_any(const uint8_t *p, uint64_t len)
 {
     const uint8_t *end = p + len;
-    wire_field f;
+    hvrpc__wire_field f;
     while (p < end) {
-        if (!next_field(&p, end, &f))
+        if (!hvrpc__wire_next(&p, end, &f))
             return false;
         if ((f.number == ANY_TYPE_URL || f.number == ANY_VALUE) &&
             f.type != WT_LEN)
@@ -490,10 +423,10 @@ static bool well_formed_any(const uint8_t *p, uint64_t len)
 static bool parse_status(const uint8_t *p, const uint8_t *end,
                          hvrpc__response_view *r)
 {
-    wire_field f;
+    hvrpc__wire_field f;
     r->code = 0;
     while (p < end) {
-        if (!next_field(&p, end, &f))
+        if (!hvrpc__wire_next(&p, end, &f))
             return false;
         if (f.number == STATUS_CODE) {
             if (f.type != WT_VARINT)
@@ -518,9 +451,9 @@ bool hvrpc__response_parse(const uint8_t *data, size_t len,
 {
     const uint8_t *p = data, *end = data + len;
     memset(r, 0, sizeof *r);
-    wire_field f;
+    hvrpc__wire_field f;
     while (p < end) {
-        if (!next_field(&p, end, &f))
+        if (!hvrpc__wire_next(&p, end, &f))
             return false;
         if (f.number != RESP_STATUS && f.number != RESP_PAYLOAD)
             continue; /* unknown: skipped, as protobuf does */
