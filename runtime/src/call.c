@@ -70,7 +70,7 @@ static hvrpc_code send_answer(hvrpc_call *call, hvrpc__frame_buf *f)
     hvrpc_code r;
     pthread_mutex_lock(&c->mu);
     if (call->answered) {
-        hvrpc__free(f->data);
+        hvrpc__frame_buf_free(f);
         r = HVRPC_UNAVAILABLE;
     } else {
         call->answered = true;
@@ -109,8 +109,20 @@ static hvrpc_code finish(hvrpc_call *call, hvrpc_code code, const char *msg,
 {
     hvrpc_server *srv = call->sc->srv;
     hvrpc__frame_buf f = {0};
-    hvrpc_code r = hvrpc__encode_response(call->stream_id, code, msg, payload,
-                                          srv->opts.max_frame, &f);
+    /* A large request's frame may lend the answer what it echoes: the
+     * frame then goes with the answer (the request is not the handler's
+     * to read once it has answered). */
+    hvrpc__payload pl = payload ? *payload : (hvrpc__payload){0};
+    pl.lendable = call->frame;
+    pl.lendable_len = call->frame_len;
+    hvrpc_code r =
+        hvrpc__encode_response(call->stream_id, code, msg, payload ? &pl : NULL,
+                               srv->opts.max_frame, &f);
+    if (r == HVRPC_OK && f.lent) {
+        f.keep = call->frame;
+        call->frame = NULL;
+        call->frame_len = 0;
+    }
     if (r != HVRPC_OK) {
         char why[128];
         snprintf(why, sizeof why, "reply exceeds the maximum frame of %u bytes",
@@ -166,6 +178,7 @@ hvrpc_call *hvrpc__call_alloc(size_t len, uint8_t *frame)
     }
     memset(call, 0, sizeof *call);
     call->frame = frame;
+    call->frame_len = frame ? len : 0;
     hvrpc__arena_init(&call->arena, (uint8_t *)(call + 1), cap);
     return call;
 }
@@ -180,6 +193,13 @@ void hvrpc__call_discard(hvrpc_call *call)
 ProtobufCAllocator *hvrpc__call_allocator(hvrpc_call *call)
 {
     return &call->arena.pb;
+}
+
+bool hvrpc__call_holds(const hvrpc_call *call, const uint8_t *p, size_t n)
+{
+    uintptr_t lo = (uintptr_t)call->frame, at = (uintptr_t)p;
+    return call->frame && at >= lo && n <= call->frame_len &&
+           at - lo <= call->frame_len - n;
 }
 
 void hvrpc__call_init(hvrpc_call *call, hvrpc__sconn *sc, uint32_t stream_id,

@@ -96,7 +96,7 @@ static hvrpc__frame_buf *out_at(hvrpc__conn *c, size_t i)
 /* Frees the first queued frame. */
 static void pop_locked(hvrpc__conn *c)
 {
-    hvrpc__free(c->out[c->out_first].data);
+    hvrpc__frame_buf_free(&c->out[c->out_first]);
     c->out_first = (c->out_first + 1) % c->out_cap;
     c->out_n--;
     c->out_off = 0;
@@ -141,12 +141,21 @@ static void drop_queue(hvrpc__conn *c)
     c->out_bytes = 0;
 }
 
-/* Writes as much as the socket takes. 0 when all is written or the socket
- * is full, -1 on a write error (the connection is broken). */
-static int write_some(hvrpc__conn *c, const uint8_t *p, size_t n, size_t *done)
+/* One write (writev for a frame in pieces) of iov[0, cnt). */
+static ssize_t write_iov(hvrpc__conn *c, const struct iovec *iov, int cnt)
 {
-    while (*done < n) {
-        ssize_t w = c->tp->write(c->io.fd, p + *done, n - *done);
+    return cnt > 1 ? c->tp->writev(c->io.fd, iov, cnt)
+                   : c->tp->write(c->io.fd, iov[0].iov_base, iov[0].iov_len);
+}
+
+/* Writes as much of f as the socket takes. 0 when all is written or the
+ * socket is full, -1 on a write error (the connection is broken). */
+static int write_some(hvrpc__conn *c, const hvrpc__frame_buf *f, size_t *done)
+{
+    while (*done < f->len) {
+        struct iovec iov[3];
+        int cnt = hvrpc__frame_buf_iov(f, *done, iov);
+        ssize_t w = write_iov(c, iov, c->tp->writev ? cnt : 1);
         if (w > 0) {
             *done += (size_t)w;
             continue;
@@ -190,27 +199,26 @@ static void want_flush_locked(hvrpc__conn *c)
 hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
 {
     if (c->closed) {
-        hvrpc__free(f->data);
+        hvrpc__frame_buf_free(f);
         return HVRPC_UNAVAILABLE;
     }
     size_t done = 0;
     /* Straight out when nothing waits before it, unless the loop is in a
      * read batch (corked): then it joins the queue and leaves with the
      * batch's other frames in one writev. */
-    if (c->out_n == 0 && !c->corked &&
-        write_some(c, f->data, f->len, &done) < 0) {
-        hvrpc__free(f->data);
+    if (c->out_n == 0 && !c->corked && write_some(c, f, &done) < 0) {
+        hvrpc__frame_buf_free(f);
         hvrpc__conn_abort_locked(c);
         return HVRPC_UNAVAILABLE;
     }
     if (done == f->len) {
-        hvrpc__free(f->data);
+        hvrpc__frame_buf_free(f);
         return HVRPC_OK;
     }
     bool first = c->out_n == 0;
     if (push_locked(c, f) != 0) {
         /* Part of the frame may be out: the stream is beyond repair. */
-        hvrpc__free(f->data);
+        hvrpc__frame_buf_free(f);
         hvrpc__conn_abort_locked(c);
         return HVRPC_UNAVAILABLE;
     }
@@ -253,19 +261,13 @@ static void consume_locked(hvrpc__conn *c, size_t n)
 static int flush_locked(hvrpc__conn *c)
 {
     while (c->out_n > 0) {
-        struct iovec iov[HVRPC__IOV_MAX];
-        int cnt = 0;
-        for (size_t off = c->out_off;
-             (size_t)cnt < c->out_n && cnt < HVRPC__IOV_MAX; off = 0) {
-            const hvrpc__frame_buf *f = out_at(c, (size_t)cnt);
-            iov[cnt].iov_base = f->data + off;
-            iov[cnt].iov_len = f->len - off;
-            cnt++;
-        }
-        ssize_t w =
-            cnt > 1 && c->tp->writev
-                ? c->tp->writev(c->io.fd, iov, cnt)
-                : c->tp->write(c->io.fd, iov[0].iov_base, iov[0].iov_len);
+        /* Room for the last frame's pieces past max, which wait. */
+        struct iovec iov[HVRPC__IOV_MAX + 2];
+        int cnt = 0, max = c->tp->writev ? HVRPC__IOV_MAX : 1;
+        size_t off = c->out_off;
+        for (size_t i = 0; i < c->out_n && cnt < max; i++, off = 0)
+            cnt += hvrpc__frame_buf_iov(out_at(c, i), off, iov + cnt);
+        ssize_t w = write_iov(c, iov, cnt < max ? cnt : max);
         if (w > 0) {
             consume_locked(c, (size_t)w);
             continue;

@@ -89,19 +89,6 @@ static size_t kv_size(const hvrpc_metadata *kv)
            bytes_field_size(KV_VALUE, strlen(kv->value));
 }
 
-/* Allocates header + data and fills the header. */
-static hvrpc_code frame_alloc(hvrpc__frame_buf *out, uint32_t stream_id,
-                              uint8_t type, size_t data_len)
-{
-    out->len = HVRPC__FRAME_HEADER_LEN + data_len;
-    out->data = hvrpc__malloc(out->len);
-    if (!out->data)
-        return HVRPC_RESOURCE_EXHAUSTED;
-    hvrpc__frame_header h = {(uint32_t)data_len, stream_id, type, 0};
-    hvrpc__frame_header_encode(&h, out->data);
-    return HVRPC_OK;
-}
-
 hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
                                  const char *method,
                                  const hvrpc__payload *payload,
@@ -130,7 +117,8 @@ hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
                                 "request of %zu bytes exceeds this client's "
                                 "maximum frame of %u bytes (not sent)",
                                 n, max_frame);
-    if (frame_alloc(out, stream_id, HVRPC__FRAME_REQUEST, n) != HVRPC_OK)
+    if (hvrpc__frame_buf_alloc(out, stream_id, HVRPC__FRAME_REQUEST, 0, n, 0) !=
+        HVRPC_OK)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a %zu-byte request", n);
 
@@ -169,7 +157,10 @@ hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
         bytes_field_size(RESP_PAYLOAD, pl_len);
     if (n > max_frame)
         return HVRPC_RESOURCE_EXHAUSTED;
-    if (frame_alloc(out, stream_id, HVRPC__FRAME_RESPONSE, n) != HVRPC_OK)
+    const uint8_t *piece;
+    size_t piece_at, piece_len = hvrpc__lend_find(payload, &piece, &piece_at);
+    if (hvrpc__frame_buf_alloc(out, stream_id, HVRPC__FRAME_RESPONSE, 0, n,
+                               piece_len) != HVRPC_OK)
         return HVRPC_RESOURCE_EXHAUSTED;
 
     uint8_t *p = out->data + HVRPC__FRAME_HEADER_LEN;
@@ -179,7 +170,16 @@ hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
         p = put_varint(p, (uint64_t)code);
         p = put_bytes_field(p, STATUS_MESSAGE, message, msg_len);
     }
-    put_payload(p, RESP_PAYLOAD, payload, pl_len);
+    if (!piece_len) {
+        put_payload(p, RESP_PAYLOAD, payload, pl_len);
+        return HVRPC_OK;
+    }
+    p = put_len_header(p, RESP_PAYLOAD, pl_len);
+    if (payload->msg)
+        hvrpc__lend_pack(payload->msg, p, piece_at, piece_len);
+    out->lent = piece;
+    out->lent_at = (size_t)(p - out->data) + piece_at;
+    out->lent_len = piece_len;
     return HVRPC_OK;
 }
 

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <protobuf-c/protobuf-c.h>
 
@@ -23,18 +24,55 @@
 #include "hvrpc/status.h"
 #include "ttrpc/request.pb-c.h"
 
-/* A payload given either as bytes or as a message to pack. */
+/* A payload given either as bytes or as a message to pack. A response's
+ * payload may name memory that will outlive its frame (lendable): a piece
+ * of the payload lying there, at least HVRPC__LEND_MIN bytes (the bytes
+ * themselves, or a bytes field the message packs), is then lent to the
+ * frame rather than copied into it (frame_buf.c). */
 typedef struct hvrpc__payload {
     const uint8_t *data;
     size_t len;
     const ProtobufCMessage *msg; /* when set, data/len are ignored */
+    const uint8_t *lendable;
+    size_t lendable_len;
 } hvrpc__payload;
 
-/* An encoded frame, malloc'd; len includes the 10-byte header. */
+#define HVRPC__LEND_MIN 4096
+
+/* An encoded frame; len includes the 10-byte header. data (malloc'd)
+ * holds all of it, or all but one lent piece: the frame's bytes
+ * [lent_at, lent_at + lent_len) are then lent[0, lent_len), and data
+ * holds the bytes before and after, in order. keep, when set, is the
+ * malloc'd block the lent piece lies in, freed with the frame. */
 typedef struct hvrpc__frame_buf {
     uint8_t *data;
     size_t len;
+    const uint8_t *lent;
+    size_t lent_at, lent_len;
+    uint8_t *keep;
 } hvrpc__frame_buf;
+
+/* Allocates f for a frame of data_len bytes after its header, lent_len
+ * of which will be lent, and fills in its header; the rest of f zeroed.
+ * RESOURCE_EXHAUSTED when out of memory. */
+hvrpc_code hvrpc__frame_buf_alloc(hvrpc__frame_buf *f, uint32_t stream_id,
+                                  uint8_t type, uint8_t flags, size_t data_len,
+                                  size_t lent_len);
+/* Frees data and keep. */
+void hvrpc__frame_buf_free(hvrpc__frame_buf *f);
+/* The frame's bytes from off (< len) on, as 1 to 3 buffers in iov;
+ * returns how many. */
+int hvrpc__frame_buf_iov(const hvrpc__frame_buf *f, size_t off,
+                         struct iovec iov[3]);
+
+/* frame_buf.c, for the encoders: true when p[0, n) may be lent (see
+ * hvrpc__payload); the piece of pl to lend (its length, 0 for none, and
+ * where it starts in the payload); pl->msg packed into out without it. */
+bool hvrpc__lendable(const hvrpc__payload *pl, const uint8_t *p, size_t n);
+size_t hvrpc__lend_find(const hvrpc__payload *pl, const uint8_t **piece,
+                        size_t *piece_at);
+void hvrpc__lend_pack(const ProtobufCMessage *msg, uint8_t *out,
+                      size_t piece_at, size_t piece_len);
 
 /* A Request frame. RESOURCE_EXHAUSTED (nothing allocated) when its data
  * would exceed max_frame. timeout_ns 0 means none. */
@@ -46,7 +84,8 @@ hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
                                  hvrpc__frame_buf *out, hvrpc_status *st);
 
 /* A Response frame. code OK sends no status field (a missing status means
- * OK). RESOURCE_EXHAUSTED when it would exceed max_frame. */
+ * OK). Lends a piece of payload when it can (out->lent; the caller sets
+ * out->keep). RESOURCE_EXHAUSTED when it would exceed max_frame. */
 hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
                                   const char *message,
                                   const hvrpc__payload *payload,

@@ -88,6 +88,7 @@ struct hvrpc_call {
      * is read in place from it, so it goes with the call; NULL for a
      * small one (its payload is copied into the arena). */
     uint8_t *frame;
+    size_t frame_len;
     /* The request (envelope and typed) and the release list live here,
      * and go with the call; the arena's first bytes follow the struct. */
     hvrpc__arena arena;
@@ -162,13 +163,21 @@ void hvrpc__peer_table_call_end(hvrpc__peer_table *t,
 /* access.c: true when ep's allow list admits peer. */
 bool hvrpc__endpoint_admits(const hvrpc_endpoint *ep, const hvrpc_peer *peer);
 
-/* message.c: hvrpc_message_unpack with an allocator (a call's arena). */
+/* message.c: hvrpc_message_unpack with an allocator (a call's arena).
+ * With in_place_min > 0 (and an allocator), singular top-level bytes
+ * fields of at least in_place_min bytes point into data instead of a
+ * copy: data must then outlive the message, and the allocator's free must
+ * not be called on them (an arena's does nothing). */
 hvrpc_code hvrpc__message_unpack(const ProtobufCMessageDescriptor *type,
                                  ProtobufCAllocator *allocator,
                                  const uint8_t *data, size_t len,
-                                 ProtobufCMessage **out, hvrpc_status *st);
+                                 size_t in_place_min, ProtobufCMessage **out,
+                                 hvrpc_status *st);
 /* The allocator of a call's arena (handler's thread). */
 ProtobufCAllocator *hvrpc__call_allocator(hvrpc_call *call);
+/* True when p[0, n) lies in the call's own request frame, which lives as
+ * long as the call. */
+bool hvrpc__call_holds(const hvrpc_call *call, const uint8_t *p, size_t n);
 
 /* server.c */
 /* FAILED_PRECONDITION naming what when the server is not in state want. */

@@ -11,6 +11,11 @@
 #include "options.h"
 #include "server_internal.h"
 
+/* Bytes fields this long or longer in a request decoded by
+ * hvrpc_call_decode point into the request (message.c); shorter ones
+ * cost less to copy than to keep out of protobuf-c's way. */
+#define IN_PLACE_MIN 1024
+
 /* Longest URI built here: hvsock://wildcard/<36-character GUID>. A URI
  * from the environment is used as it is. */
 #define SERVICE_URI_MAX 64
@@ -106,12 +111,15 @@ ProtobufCMessage *hvrpc_call_decode(hvrpc_call *call,
                                     const ProtobufCMessageDescriptor *type,
                                     const uint8_t *data, size_t len)
 {
-    /* Decoded into the call's arena: it goes when the call does. */
+    /* Decoded into the call's arena: it goes when the call does. So do
+     * the call's request bytes, so large bytes fields read from them are
+     * left there. */
     ProtobufCMessage *msg;
     hvrpc_status st;
     unsigned long failures = hvrpc__alloc_failures();
+    size_t in_place = hvrpc__call_holds(call, data, len) ? IN_PLACE_MIN : 0;
     if (hvrpc__message_unpack(type, hvrpc__call_allocator(call), data, len,
-                              &msg, &st) != HVRPC_OK) {
+                              in_place, &msg, &st) != HVRPC_OK) {
         if (hvrpc__alloc_failures() != failures)
             hvrpc_call_fail(call, HVRPC_RESOURCE_EXHAUSTED,
                             "out of memory decoding the request");

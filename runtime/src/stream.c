@@ -92,25 +92,13 @@ void hvrpc__stream_end_locked(hvrpc_stream *s, hvrpc_code code, const char *msg)
     pthread_cond_broadcast(&s->cv);
 }
 
-/* Allocates a frame of type/flags on s with room for n bytes of data. */
-static hvrpc_code frame_new(hvrpc__frame_buf *f, uint32_t id, uint8_t type,
-                            uint8_t flags, size_t n)
-{
-    f->len = HVRPC__FRAME_HEADER_LEN + n;
-    f->data = hvrpc__malloc(f->len);
-    if (!f->data)
-        return HVRPC_RESOURCE_EXHAUSTED;
-    hvrpc__frame_header h = {(uint32_t)n, id, type, flags};
-    hvrpc__frame_header_encode(&h, f->data);
-    return HVRPC_OK;
-}
-
 void hvrpc__stream_send_control_locked(hvrpc_stream *s, uint8_t flags,
                                        uint32_t increment)
 {
     hvrpc__frame_buf f;
     size_t n = flags & HVRPC__FLAG_RESET ? 0 : 4;
-    if (frame_new(&f, s->node.id, HVRPC__FRAME_WINDOW, flags, n) != HVRPC_OK) {
+    if (hvrpc__frame_buf_alloc(&f, s->node.id, HVRPC__FRAME_WINDOW, flags, n,
+                               0) != HVRPC_OK) {
         /* A lost grant would stall the stream for good. */
         hvrpc__conn_abort_locked(s->conn);
         return;
@@ -128,9 +116,9 @@ void hvrpc__stream_send_control_locked(hvrpc_stream *s, uint8_t flags,
 void hvrpc__stream_send_close_locked(hvrpc_stream *s)
 {
     hvrpc__frame_buf f;
-    if (frame_new(&f, s->node.id, HVRPC__FRAME_DATA,
-                  HVRPC__FLAG_REMOTE_CLOSED | HVRPC__FLAG_NO_DATA,
-                  0) != HVRPC_OK) {
+    if (hvrpc__frame_buf_alloc(&f, s->node.id, HVRPC__FRAME_DATA,
+                               HVRPC__FLAG_REMOTE_CLOSED | HVRPC__FLAG_NO_DATA,
+                               0, 0) != HVRPC_OK) {
         hvrpc__conn_abort_locked(s->conn);
         return;
     }
@@ -150,7 +138,8 @@ static hvrpc_code encode_data(const hvrpc_stream *s, const hvrpc__payload *pl,
                                 "message of %zu bytes exceeds the maximum "
                                 "frame of %u bytes (not sent)",
                                 n, s->max_frame);
-    if (frame_new(f, s->node.id, HVRPC__FRAME_DATA, 0, n) != HVRPC_OK)
+    if (hvrpc__frame_buf_alloc(f, s->node.id, HVRPC__FRAME_DATA, 0, n, 0) !=
+        HVRPC_OK)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a %zu-byte message", n);
     uint8_t *p = f->data + HVRPC__FRAME_HEADER_LEN;
@@ -741,8 +730,9 @@ static hvrpc_code finish(hvrpc_stream *s, hvrpc_code code, const char *msg,
 {
     hvrpc__frame_buf f = {0};
     if (code == HVRPC_OK && (s->kind & HVRPC_SERVER_STREAMING)) {
-        frame_new(&f, s->node.id, HVRPC__FRAME_DATA,
-                  HVRPC__FLAG_REMOTE_CLOSED | HVRPC__FLAG_NO_DATA, 0);
+        hvrpc__frame_buf_alloc(&f, s->node.id, HVRPC__FRAME_DATA,
+                               HVRPC__FLAG_REMOTE_CLOSED | HVRPC__FLAG_NO_DATA,
+                               0, 0);
     } else if (hvrpc__encode_response(s->node.id, code, msg, payload,
                                       s->max_frame, &f) != HVRPC_OK) {
         char why[128];

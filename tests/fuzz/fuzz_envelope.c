@@ -91,7 +91,7 @@ static void roundtrip_request(const Ttrpc__Request *req)
     }
     /* The encoder sends no timeout unless it is positive. */
     int64_t timeout = req->timeout_nano > 0 ? req->timeout_nano : 0;
-    hvrpc__payload pl = {req->payload.data, req->payload.len, NULL};
+    hvrpc__payload pl = {.data = req->payload.data, .len = req->payload.len};
     const char *svc = str_or_empty(req->service);
     const char *meth = str_or_empty(req->method);
     hvrpc__frame_buf f;
@@ -168,7 +168,7 @@ static void roundtrip_response(const Ttrpc__Response *resp)
         msg = str_or_empty(resp->status->message);
     }
     FUZZ_ASSERT((int)code >= 0 && (int)code <= HVRPC_CODE_MAX);
-    hvrpc__payload pl = {resp->payload.data, resp->payload.len, NULL};
+    hvrpc__payload pl = {.data = resp->payload.data, .len = resp->payload.len};
     hvrpc__frame_buf f;
     FUZZ_ASSERT(hvrpc__encode_response(9, code, msg, &pl, HVRPC_MAX_MAX_FRAME,
                                        &f) == HVRPC_OK);

@@ -147,7 +147,8 @@ static void request(const uint8_t *msg, size_t len)
             md[i].value = str_or_empty(ref->metadata[i]->value);
         }
         int64_t timeout = ref->timeout_nano > 0 ? ref->timeout_nano : 0;
-        hvrpc__payload pl = {ref->payload.data, ref->payload.len, NULL};
+        hvrpc__payload pl = {.data = ref->payload.data,
+                             .len = ref->payload.len};
         hvrpc__frame_buf rf = {0}, gf = {0};
         hvrpc_status st;
         hvrpc_code rc = hvrpc__encode_request(
@@ -190,7 +191,8 @@ static void response(const uint8_t *msg, size_t len)
             code = hvrpc_code_from_wire(ref->status->code);
             m = str_or_empty(ref->status->message);
         }
-        hvrpc__payload pl = {ref->payload.data, ref->payload.len, NULL};
+        hvrpc__payload pl = {.data = ref->payload.data,
+                             .len = ref->payload.len};
         hvrpc__frame_buf rf = {0}, gf = {0};
         hvrpc_code rc =
             hvrpc__encode_response(5, code, m, &pl, HVRPC_MAX_MAX_FRAME, &rf);

@@ -225,6 +225,26 @@ def oom_seeds():
               seed("envelope", "truncated")[3:])
 
 
+def message_seeds():
+    # byte 0: the type (0 Blobs, 1 Blobs2); byte 1: the in-place minimum - 1
+    big, small = b"B" * 40, b"s" * 3
+    write("message", "blobs-a", b"\x00\x07" + field(1, big))
+    write("message", "blobs-all", b"\x00\x03" + field(1, big) +
+          field(2, big) + field(3, big) + field(3, small) + field(4, big) +
+          field(6, field(1, big)) + field(7, b"name") + field(8, small) +
+          vfield(9, 5) + field(99, big))
+    write("message", "blobs-twice", b"\x00\x03" + field(1, big) +
+          field(1, small) + field(8, small) + field(8, big))
+    write("message", "blobs-oneof", b"\x00\x03" + field(4, big) +
+          field(5, b"text") + field(4, big))
+    write("message", "blobs-wrong-type", b"\x00\x03" + field(1, big) +
+          vfield(1, 7))
+    write("message", "blobs2-all", b"\x01\x03" + field(1, big) +
+          field(2, big) + field(3, small) + field(4, big) +
+          field(5, field(1, small)))
+    write("message", "blobs2-no-required", b"\x01\x03" + field(2, big))
+
+
 if __name__ == "__main__":
     server_seeds()
     envelope_seeds()
@@ -232,3 +252,4 @@ if __name__ == "__main__":
     frame_seeds()
     address_seeds()
     guid_seeds()
+    message_seeds()

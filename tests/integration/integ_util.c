@@ -5,12 +5,22 @@
 #include "integ_util.h"
 #include "svc_time.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <linux/vm_sockets.h>
 
 static atomic_int answered_calls;
 
@@ -176,4 +186,64 @@ int integ_waiter_count(integ_waiter *w)
     int n = w->count;
     pthread_mutex_unlock(&w->mu);
     return n;
+}
+
+int integ_raw_connect(const char *uri)
+{
+    hvrpc_address a;
+    hvrpc_status st;
+    if (hvrpc_address_parse(uri, &a, &st) != HVRPC_OK) {
+        fprintf(stderr, "parse %s: %s\n", uri, st.message);
+        return -1;
+    }
+    int fd = -1;
+    if (a.kind == HVRPC_ADDR_UNIX) {
+        struct sockaddr_un sun;
+        memset(&sun, 0, sizeof sun);
+        sun.sun_family = AF_UNIX;
+        size_t plen = strlen(a.u.unix_sock.path);
+        size_t off = a.u.unix_sock.abstract ? 1 : 0;
+        if (plen + off >= sizeof sun.sun_path)
+            return -1;
+        memcpy(sun.sun_path + off, a.u.unix_sock.path, plen);
+        socklen_t slen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+                                     off + plen + (off ? 0 : 1));
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, slen) != 0) {
+            fprintf(stderr, "connect %s: %s\n", uri, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    } else if (a.kind == HVRPC_ADDR_TCP) {
+        struct sockaddr_in sin;
+        memset(&sin, 0, sizeof sin);
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(a.u.tcp.port);
+        if (inet_pton(AF_INET, a.u.tcp.host, &sin.sin_addr) != 1)
+            return -1;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+            fprintf(stderr, "connect %s: %s\n", uri, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        int one = 1;
+        if (fd >= 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    } else if (a.kind == HVRPC_ADDR_VSOCK) {
+        struct sockaddr_vm svm;
+        memset(&svm, 0, sizeof svm);
+        svm.svm_family = AF_VSOCK;
+        svm.svm_cid = a.u.vsock.cid;
+        svm.svm_port = a.u.vsock.port;
+        fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&svm, sizeof svm) != 0) {
+            fprintf(stderr, "connect %s: %s\n", uri, strerror(errno));
+            close(fd);
+            return -1;
+        }
+    }
+    if (fd >= 0)
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
 }

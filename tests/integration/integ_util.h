@@ -45,6 +45,10 @@ int64_t integ_now_ms(void);
  * failure, after printing why. */
 hvrpc_client *integ_connect(const char *uri, uint32_t max_frame);
 
+/* A plain, non-blocking socket connected to uri (unix, tcp or vsock),
+ * for speaking the protocol by hand; -1 after printing why. */
+int integ_raw_connect(const char *uri);
+
 /* Calls hvrpc.echo.v1.Echo/Echo with req (blocking). On OK, *resp (may be
  * NULL) receives the decoded response (free with echo_resp_free); a
  * response that does not decode returns DATA_LOSS. st may be NULL. An OK

@@ -50,66 +50,6 @@ static char last_peer[128];
 
 /* --- plain socket I/O ------------------------------------------------ */
 
-static int raw_connect(const char *uri)
-{
-    hvrpc_address a;
-    hvrpc_status st;
-    if (hvrpc_address_parse(uri, &a, &st) != HVRPC_OK) {
-        fprintf(stderr, "parse %s: %s\n", uri, st.message);
-        return -1;
-    }
-    int fd = -1;
-    if (a.kind == HVRPC_ADDR_UNIX) {
-        struct sockaddr_un sun;
-        memset(&sun, 0, sizeof sun);
-        sun.sun_family = AF_UNIX;
-        size_t plen = strlen(a.u.unix_sock.path);
-        size_t off = a.u.unix_sock.abstract ? 1 : 0;
-        if (plen + off >= sizeof sun.sun_path)
-            return -1;
-        memcpy(sun.sun_path + off, a.u.unix_sock.path, plen);
-        socklen_t slen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-                                     off + plen + (off ? 0 : 1));
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, slen) != 0) {
-            fprintf(stderr, "connect %s: %s\n", uri, strerror(errno));
-            close(fd);
-            return -1;
-        }
-    } else if (a.kind == HVRPC_ADDR_TCP) {
-        struct sockaddr_in sin;
-        memset(&sin, 0, sizeof sin);
-        sin.sin_family = AF_INET;
-        sin.sin_port = htons(a.u.tcp.port);
-        if (inet_pton(AF_INET, a.u.tcp.host, &sin.sin_addr) != 1)
-            return -1;
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
-            fprintf(stderr, "connect %s: %s\n", uri, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        int one = 1;
-        if (fd >= 0)
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    } else if (a.kind == HVRPC_ADDR_VSOCK) {
-        struct sockaddr_vm svm;
-        memset(&svm, 0, sizeof svm);
-        svm.svm_family = AF_VSOCK;
-        svm.svm_cid = a.u.vsock.cid;
-        svm.svm_port = a.u.vsock.port;
-        fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&svm, sizeof svm) != 0) {
-            fprintf(stderr, "connect %s: %s\n", uri, strerror(errno));
-            close(fd);
-            return -1;
-        }
-    }
-    if (fd >= 0)
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    return fd;
-}
-
 /* Sends everything, waiting up to IO_TIMEOUT_MS whenever the server stops
  * reading. 0, or -1 (stalled or failed). */
 static int send_all(int fd, const void *buf, size_t len)
@@ -378,7 +318,7 @@ static void check_identity(int fd, const char *listen_uri)
 static void test_raw(const char *uri, const char *listen_uri)
 {
     fprintf(stderr, "-- raw frames (%s)\n", transport);
-    int fd = raw_connect(uri);
+    int fd = integ_raw_connect(uri);
     CHECK(fd >= 0);
     if (fd < 0)
         return;
