@@ -240,6 +240,98 @@ static void test_response_encoding(void)
     CHECK(f.data == NULL);
 }
 
+/* The frame's bytes from off on, gathered from its buffers. */
+static size_t gather(const hvrpc__frame_buf *f, size_t off, uint8_t *out)
+{
+    struct iovec iov[3];
+    int cnt = hvrpc__frame_buf_iov(f, off, iov);
+    size_t n = 0;
+    for (int i = 0; i < cnt; i++) {
+        memcpy(out + n, iov[i].iov_base, iov[i].iov_len);
+        n += iov[i].iov_len;
+    }
+    return n;
+}
+
+/* f, lending, is byte for byte the frame want, read from any offset. */
+static void expect_same_frame(const hvrpc__frame_buf *f,
+                              const hvrpc__frame_buf *want)
+{
+    CHECK_INT(f->len, want->len);
+    uint8_t *buf = malloc(f->len);
+    size_t at = f->lent_at, end = f->lent_at + f->lent_len;
+    size_t offs[] = {0,      1,       9,   10,      at - 1,    at,
+                     at + 1, end - 1, end, end + 1, f->len - 1};
+    for (size_t i = 0; buf && i < sizeof offs / sizeof offs[0]; i++) {
+        size_t off = offs[i];
+        if (off >= f->len)
+            continue;
+        CHECK_INT(gather(f, off, buf), f->len - off);
+        CHECK(memcmp(buf, want->data + off, f->len - off) == 0);
+    }
+    free(buf);
+}
+
+/* An answer lends a piece lying in the request's buffer, 4 KiB or more,
+ * instead of copying it: from a message's bytes field or as raw bytes. */
+static void test_response_lending(void)
+{
+    enum { REQ = 20000 };
+    uint8_t *req = malloc(REQ);
+    for (size_t i = 0; req && i < REQ; i++)
+        req[i] = (uint8_t)(i * 7);
+    Ttrpc__Request m = TTRPC__REQUEST__INIT;
+    m.service = "svc";
+    m.method = "m";
+    m.payload.data = req + 100;
+    m.payload.len = 5000;
+    m.timeout_nano = 77;
+    hvrpc__payload plain = {.msg = &m.base};
+    hvrpc__payload lend = plain;
+    lend.lendable = req;
+    lend.lendable_len = REQ;
+    hvrpc__frame_buf want, f;
+    CHECK_INT(hvrpc__encode_response(3, HVRPC_OK, NULL, &plain, 1 << 20, &want),
+              HVRPC_OK);
+    CHECK(want.lent == NULL);
+    CHECK_INT(hvrpc__encode_response(3, HVRPC_OK, NULL, &lend, 1 << 20, &f),
+              HVRPC_OK);
+    CHECK(f.lent == req + 100);
+    CHECK_INT(f.lent_len, 5000);
+    expect_same_frame(&f, &want);
+    hvrpc__frame_buf_free(&f);
+    hvrpc__frame_buf_free(&want);
+
+    /* Raw bytes, the whole payload lent; a status before it. */
+    hvrpc__payload raw = {.data = req + 1, .len = REQ - 1};
+    CHECK_INT(hvrpc__encode_response(5, HVRPC_OK, NULL, &raw, 1 << 20, &want),
+              HVRPC_OK);
+    raw.lendable = req;
+    raw.lendable_len = REQ;
+    CHECK_INT(hvrpc__encode_response(5, HVRPC_OK, NULL, &raw, 1 << 20, &f),
+              HVRPC_OK);
+    CHECK(f.lent == req + 1 && f.lent_len == REQ - 1);
+    CHECK_INT(f.lent_at + f.lent_len, f.len); /* nothing after it */
+    expect_same_frame(&f, &want);
+    hvrpc__frame_buf_free(&f);
+    hvrpc__frame_buf_free(&want);
+
+    /* Not lent: under 4 KiB, or not (wholly) in the lendable buffer. */
+    m.payload.len = HVRPC__LEND_MIN - 1;
+    CHECK_INT(hvrpc__encode_response(3, HVRPC_OK, NULL, &lend, 1 << 20, &f),
+              HVRPC_OK);
+    CHECK(f.lent == NULL);
+    hvrpc__frame_buf_free(&f);
+    m.payload.data = req + REQ - 5000;
+    m.payload.len = 5000;
+    lend.lendable_len = REQ - 1;
+    CHECK_INT(hvrpc__encode_response(3, HVRPC_OK, NULL, &lend, 1 << 20, &f),
+              HVRPC_OK);
+    CHECK(f.lent == NULL);
+    hvrpc__frame_buf_free(&f);
+    free(req);
+}
+
 /* hvrpc__response_parse (the client's in-place reader) against protobuf-c
  * on the same bytes: both accept or both refuse, and agree on what they
  * read. */
@@ -593,6 +685,7 @@ int main(void)
     test_reader_partial_and_stop();
     test_request_encoding();
     test_response_encoding();
+    test_response_lending();
     test_response_parse();
     test_reader_take_body();
     test_request_decode();
