@@ -84,14 +84,14 @@ static hvrpc_code send_locked(hvrpc_client *c, hvrpc__pending *p,
                               hvrpc__frame_buf *f, hvrpc_status *st)
 {
     if (c->next_id == 0 || c->next_id > LAST_STREAM_ID - 1) {
-        hvrpc__free(f->data);
+        hvrpc__frame_buf_free(f);
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "stream ids exhausted on this connection: "
                                 "connect a new client");
     }
     p->node.id = c->next_id;
     if (!hvrpc__idmap_insert(&c->pending, &p->node)) {
-        hvrpc__free(f->data);
+        hvrpc__frame_buf_free(f);
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a pending call");
     }
@@ -147,6 +147,7 @@ hvrpc_code hvrpc__client_start_request(hvrpc_client *c, const char *service,
     if (code != HVRPC_OK)
         return code;
     f.data[9] = x->flags; /* the header's flags byte (frame.h) */
+    p->lent = f.lent != NULL;
 
     p->c = c;
     p->timer.fn = hvrpc__client_on_deadline;
@@ -155,14 +156,14 @@ hvrpc_code hvrpc__client_start_request(hvrpc_client *c, const char *service,
     pthread_mutex_lock(&c->conn.mu);
     bool wait = false;
     if (c->broken) {
-        hvrpc__free(f.data);
+        hvrpc__frame_buf_free(&f);
         code = hvrpc_status_set(st,
                                 c->broken_why.code == HVRPC_CANCELLED
                                     ? HVRPC_CANCELLED
                                     : HVRPC_UNAVAILABLE,
                                 "connection lost: %s", c->broken_why.message);
     } else if (c->down && p->stream) {
-        hvrpc__free(f.data);
+        hvrpc__frame_buf_free(&f);
         code = hvrpc_status_set(st, HVRPC_UNAVAILABLE,
                                 "not connected (%s); reconnecting: streams "
                                 "are opened once connected",
@@ -186,8 +187,7 @@ hvrpc_code hvrpc__client_start_request(hvrpc_client *c, const char *service,
         /* Not sent yet when waiting; else the answer finds no call. */
         if (!wait)
             hvrpc__idmap_remove(&c->pending, p->node.id);
-        hvrpc__free(p->held.data);
-        p->held.data = NULL;
+        hvrpc__frame_buf_free(&p->held);
         wait = false;
         code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for the call's deadline");
@@ -198,13 +198,19 @@ hvrpc_code hvrpc__client_start_request(hvrpc_client *c, const char *service,
     return code;
 }
 
+void hvrpc__client_unlend(hvrpc_client *c, const hvrpc__pending *p)
+{
+    pthread_mutex_lock(&c->conn.mu);
+    hvrpc__conn_unlend_locked(&c->conn, p->node.id);
+    pthread_mutex_unlock(&c->conn.mu);
+}
+
 bool hvrpc__client_unwait(hvrpc_client *c, hvrpc__pending *p)
 {
     pthread_mutex_lock(&c->conn.mu);
     bool was = wait_list_remove(c, p);
     if (was) {
-        hvrpc__free(p->held.data);
-        p->held.data = NULL;
+        hvrpc__frame_buf_free(&p->held);
     } else {
         hvrpc__idmap_remove(&c->pending, p->node.id);
         if (c->lead_id == p->node.id)
@@ -631,8 +637,7 @@ void hvrpc_client_free(hvrpc_client *c)
     pthread_mutex_unlock(&c->conn.mu);
     while (p) {
         hvrpc__pending *next = p->wnext;
-        hvrpc__free(p->held.data);
-        p->held.data = NULL;
+        hvrpc__frame_buf_free(&p->held);
         hvrpc__loop_timer_stop(&c->loop, &p->timer);
         hvrpc__client_complete_status(p, HVRPC_CANCELLED,
                                       "the client was freed while waiting to "

@@ -256,11 +256,17 @@ static hvrpc_code call_blocking(hvrpc_client *c, const char *service,
     sem_init(&w.done, 0, 0);
     w.rtype = rtype;
     p.w = &w;
-    hvrpc_code code = start_call(c, service, method, pl, opts, &p, st);
+    /* The caller's memory stays put until this returns: a large piece of
+     * the request is written from where it lies. */
+    hvrpc__payload lend = *pl;
+    lend.lend_any = true;
+    hvrpc_code code = start_call(c, service, method, &lend, opts, &p, st);
     if (code == HVRPC_OK) {
         if (!hvrpc__client_lead(c, &p, &w))
             while (sem_wait(&w.done) != 0)
                 ; /* EINTR */
+        if (p.lent)
+            hvrpc__client_unlend(c, &p);
         code = w.st.code;
         if (st)
             *st = w.st;

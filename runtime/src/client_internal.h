@@ -55,6 +55,9 @@ typedef struct hvrpc__pending {
      * the waiting list. */
     hvrpc__frame_buf held;
     struct hvrpc__pending *wnext;
+    /* Its Request borrows the caller's memory (a blocking call's):
+     * hvrpc__client_unlend before the caller has it back. */
+    bool lent;
 } hvrpc__pending;
 
 struct hvrpc_client {
@@ -136,6 +139,9 @@ hvrpc_code hvrpc__client_start_request(hvrpc_client *c, const char *service,
  * waiting list, or out of the map when it was sent meanwhile. True when
  * it was still waiting. */
 bool hvrpc__client_unwait(hvrpc_client *c, hvrpc__pending *p);
+/* A blocking call's last step before returning: its Request, if still
+ * queued, stops borrowing from the caller (conn.mu taken). */
+void hvrpc__client_unlend(hvrpc_client *c, const hvrpc__pending *p);
 
 /* client_call.c (loop thread, no lock held) */
 void hvrpc__client_on_deadline(hvrpc__timer *t);

@@ -233,6 +233,24 @@ hvrpc_code hvrpc__conn_send_locked(hvrpc__conn *c, hvrpc__frame_buf *f)
     return HVRPC_OK;
 }
 
+void hvrpc__conn_unlend_locked(hvrpc__conn *c, uint32_t stream_id)
+{
+    for (size_t i = 0; i < c->out_n; i++) {
+        hvrpc__frame_buf *f = out_at(c, i);
+        hvrpc__frame_header h;
+        if (!f->lent)
+            continue;
+        hvrpc__frame_header_decode(f->data, &h);
+        if (h.stream_id != stream_id)
+            continue;
+        if (hvrpc__frame_buf_own(f) != 0) {
+            hvrpc__conn_abort_locked(c);
+            drop_queue(c);
+        }
+        return;
+    }
+}
+
 void hvrpc__conn_abort_locked(hvrpc__conn *c)
 {
     if (!c->closed)

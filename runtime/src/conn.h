@@ -111,6 +111,12 @@ hvrpc__read_result hvrpc__conn_read(hvrpc__conn *c, uint8_t *buf, size_t cap,
                                     hvrpc__frame_fn fn, void *ctx,
                                     hvrpc_status *why);
 
+/* c->mu held: the queued frame of stream_id, if any, stops borrowing
+ * (hvrpc__frame_buf_own): a blocking call's request, before its caller
+ * gets its memory back. Out of memory, the connection is aborted and its
+ * queue dropped: nothing more is written from what was lent. */
+void hvrpc__conn_unlend_locked(hvrpc__conn *c, uint32_t stream_id);
+
 /* Leading (c->mu held): the caller's thread takes over reading, and
  * gives it back; the loop then handles what was deferred or asked for. */
 void hvrpc__conn_lead_locked(hvrpc__conn *c);

@@ -72,15 +72,39 @@ static size_t payload_len(const hvrpc__payload *pl)
     return pl->msg ? protobuf_c_message_get_packed_size(pl->msg) : pl->len;
 }
 
-static uint8_t *put_payload(uint8_t *p, uint32_t field,
-                            const hvrpc__payload *pl, size_t n)
+/* The piece of a payload lent to its frame (frame_buf.c): len 0 when
+ * none. */
+typedef struct lent_piece {
+    const uint8_t *data;
+    size_t at, len; /* at: where it starts in the packed payload */
+} lent_piece;
+
+static lent_piece find_lent(const hvrpc__payload *pl)
+{
+    lent_piece lp;
+    lp.len = hvrpc__lend_find(pl, &lp.data, &lp.at);
+    return lp;
+}
+
+/* Writes the payload field of n bytes at p, in out's data; a lent piece
+ * is left out of data and recorded in out. Returns where data goes on. */
+static uint8_t *put_payload(hvrpc__frame_buf *out, uint8_t *p, uint32_t field,
+                            const hvrpc__payload *pl, size_t n,
+                            const lent_piece *lp)
 {
     if (!n)
         return p;
-    if (!pl->msg)
+    if (!lp->len && !pl->msg)
         return put_bytes_field(p, field, pl->data, n);
     p = put_len_header(p, field, n);
-    return p + protobuf_c_message_pack(pl->msg, p);
+    if (!lp->len)
+        return p + protobuf_c_message_pack(pl->msg, p);
+    if (pl->msg)
+        hvrpc__lend_pack(pl->msg, p, lp->at, lp->len);
+    out->lent = lp->data;
+    out->lent_at = (size_t)(p - out->data) + lp->at;
+    out->lent_len = lp->len;
+    return p + (n - lp->len);
 }
 
 static size_t kv_size(const hvrpc_metadata *kv)
@@ -117,15 +141,16 @@ hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
                                 "request of %zu bytes exceeds this client's "
                                 "maximum frame of %u bytes (not sent)",
                                 n, max_frame);
-    if (hvrpc__frame_buf_alloc(out, stream_id, HVRPC__FRAME_REQUEST, 0, n, 0) !=
-        HVRPC_OK)
+    lent_piece lp = find_lent(payload);
+    if (hvrpc__frame_buf_alloc(out, stream_id, HVRPC__FRAME_REQUEST, 0, n,
+                               lp.len) != HVRPC_OK)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
                                 "out of memory for a %zu-byte request", n);
 
     uint8_t *p = out->data + HVRPC__FRAME_HEADER_LEN;
     p = put_bytes_field(p, REQ_SERVICE, service, svc_len);
     p = put_bytes_field(p, REQ_METHOD, method, meth_len);
-    p = put_payload(p, REQ_PAYLOAD, payload, pl_len);
+    p = put_payload(out, p, REQ_PAYLOAD, payload, pl_len, &lp);
     if (timeout_ns > 0) {
         p = put_varint(p, TAG(REQ_TIMEOUT, WT_VARINT));
         p = put_varint(p, (uint64_t)timeout_ns);
@@ -157,10 +182,9 @@ hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
         bytes_field_size(RESP_PAYLOAD, pl_len);
     if (n > max_frame)
         return HVRPC_RESOURCE_EXHAUSTED;
-    const uint8_t *piece;
-    size_t piece_at, piece_len = hvrpc__lend_find(payload, &piece, &piece_at);
+    lent_piece lp = find_lent(payload);
     if (hvrpc__frame_buf_alloc(out, stream_id, HVRPC__FRAME_RESPONSE, 0, n,
-                               piece_len) != HVRPC_OK)
+                               lp.len) != HVRPC_OK)
         return HVRPC_RESOURCE_EXHAUSTED;
 
     uint8_t *p = out->data + HVRPC__FRAME_HEADER_LEN;
@@ -170,16 +194,7 @@ hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
         p = put_varint(p, (uint64_t)code);
         p = put_bytes_field(p, STATUS_MESSAGE, message, msg_len);
     }
-    if (!piece_len) {
-        put_payload(p, RESP_PAYLOAD, payload, pl_len);
-        return HVRPC_OK;
-    }
-    p = put_len_header(p, RESP_PAYLOAD, pl_len);
-    if (payload->msg)
-        hvrpc__lend_pack(payload->msg, p, piece_at, piece_len);
-    out->lent = piece;
-    out->lent_at = (size_t)(p - out->data) + piece_at;
-    out->lent_len = piece_len;
+    put_payload(out, p, RESP_PAYLOAD, payload, pl_len, &lp);
     return HVRPC_OK;
 }
 

@@ -24,17 +24,21 @@
 #include "hvrpc/status.h"
 #include "ttrpc/request.pb-c.h"
 
-/* A payload given either as bytes or as a message to pack. A response's
- * payload may name memory that will outlive its frame (lendable): a piece
- * of the payload lying there, at least HVRPC__LEND_MIN bytes (the bytes
+/* A payload given either as bytes or as a message to pack. Its sender
+ * may say which memory will outlive the frame's use: a piece of the
+ * payload lying there, at least HVRPC__LEND_MIN bytes (the bytes
  * themselves, or a bytes field the message packs), is then lent to the
- * frame rather than copied into it (frame_buf.c). */
+ * frame rather than copied into it (frame_buf.c). A server's answer names
+ * its request's buffer (lendable); a blocking call all of its caller's
+ * memory (lend_any), valid until the call returns, which copies the
+ * piece first if the frame is still queued then. */
 typedef struct hvrpc__payload {
     const uint8_t *data;
     size_t len;
     const ProtobufCMessage *msg; /* when set, data/len are ignored */
     const uint8_t *lendable;
     size_t lendable_len;
+    bool lend_any;
 } hvrpc__payload;
 
 #define HVRPC__LEND_MIN 4096
@@ -58,6 +62,9 @@ typedef struct hvrpc__frame_buf {
 hvrpc_code hvrpc__frame_buf_alloc(hvrpc__frame_buf *f, uint32_t stream_id,
                                   uint8_t type, uint8_t flags, size_t data_len,
                                   size_t lent_len);
+/* Makes f hold all its bytes (a lent piece copied into a new data) so it
+ * no longer needs what it borrowed; -1 when out of memory (f unchanged). */
+int hvrpc__frame_buf_own(hvrpc__frame_buf *f);
 /* Frees data and keep. */
 void hvrpc__frame_buf_free(hvrpc__frame_buf *f);
 /* The frame's bytes from off (< len) on, as 1 to 3 buffers in iov;
@@ -85,7 +92,8 @@ hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
 
 /* A Response frame. code OK sends no status field (a missing status means
  * OK). Lends a piece of payload when it can (out->lent; the caller sets
- * out->keep). RESOURCE_EXHAUSTED when it would exceed max_frame. */
+ * out->keep), as the Request encoder does. RESOURCE_EXHAUSTED when it
+ * would exceed max_frame. */
 hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
                                   const char *message,
                                   const hvrpc__payload *payload,

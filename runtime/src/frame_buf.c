@@ -6,7 +6,9 @@
  * copy it: the request's frame outlives the answer's write when the
  * answer's frame keeps it (hvrpc__frame_buf.keep), so the piece is lent
  * to the frame and written from where it lies, in one writev with the
- * rest.
+ * rest. A blocking call's request lends from its caller's memory the same
+ * way, and is made to own its bytes (hvrpc__frame_buf_own) if it is still
+ * queued when the call returns.
  */
 #include <string.h>
 
@@ -63,11 +65,36 @@ int hvrpc__frame_buf_iov(const hvrpc__frame_buf *f, size_t off,
     return cnt;
 }
 
+int hvrpc__frame_buf_own(hvrpc__frame_buf *f)
+{
+    if (!f->lent)
+        return 0;
+    uint8_t *all = hvrpc__malloc(f->len);
+    if (!all)
+        return -1;
+    struct iovec iov[3];
+    int cnt = hvrpc__frame_buf_iov(f, 0, iov);
+    size_t at = 0;
+    for (int i = 0; i < cnt; i++) {
+        memcpy(all + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    hvrpc__frame_buf_free(f);
+    f->data = all;
+    f->lent = NULL;
+    f->lent_at = f->lent_len = 0;
+    return 0;
+}
+
 bool hvrpc__lendable(const hvrpc__payload *pl, const uint8_t *p, size_t n)
 {
+    if (n < HVRPC__LEND_MIN)
+        return false;
+    if (pl->lend_any)
+        return true;
     uintptr_t lo = (uintptr_t)pl->lendable, at = (uintptr_t)p;
-    return pl->lendable && n >= HVRPC__LEND_MIN && at >= lo &&
-           n <= pl->lendable_len && at - lo <= pl->lendable_len - n;
+    return pl->lendable && at >= lo && n <= pl->lendable_len &&
+           at - lo <= pl->lendable_len - n;
 }
 
 /* protobuf-c packs through a ProtobufCBuffer, handing bytes fields over
@@ -115,7 +142,7 @@ size_t hvrpc__lend_find(const hvrpc__payload *pl, const uint8_t **piece,
 {
     *piece = NULL;
     *piece_at = 0;
-    if (!pl || !pl->lendable)
+    if (!pl || (!pl->lendable && !pl->lend_any))
         return 0;
     if (!pl->msg) {
         if (!hvrpc__lendable(pl, pl->data, pl->len))

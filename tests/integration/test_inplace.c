@@ -14,14 +14,23 @@
  *   being written when their peer goes away (a plain socket that sends
  *   large requests, never reads and closes), free the request they
  *   borrowed: the server exits with no leak under the sanitizers, and
- *   serves on meanwhile.
+ *   serves on meanwhile;
+ * - the client's side: a blocking call's large request is written from
+ *   the caller's memory, so one still queued when its call ends (a
+ *   deadline, against a listener that reads only afterwards) is copied
+ *   first: the caller may scribble over its buffer and free it, and the
+ *   listener still reads the request that was sent.
  *
  * Usage: test_inplace unix|tcp|vsock
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -243,6 +252,115 @@ static void peer_that_never_reads(const char *uri)
     close(fd);
 }
 
+/* A listener of our own on transport, blocking; its URI in uri (unix: a
+ * socket file in dir). -1 when the transport is not unix or tcp. */
+static int plain_listener(const char *transport, char *dir, char *uri,
+                          size_t size)
+{
+    int fd = -1;
+    if (strcmp(transport, "unix") == 0) {
+        strcpy(dir, "/tmp/hvrpc-inplace-XXXXXX");
+        if (!mkdtemp(dir))
+            return -1;
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        snprintf(sun.sun_path, sizeof sun.sun_path, "%s/s", dir);
+        snprintf(uri, size, "unix://%s", sun.sun_path);
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd >= 0 && (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+                        listen(fd, 4) != 0)) {
+            close(fd);
+            fd = -1;
+        }
+    } else if (strcmp(transport, "tcp") == 0) {
+        dir[0] = '\0';
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof sin;
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
+                        listen(fd, 4) != 0 ||
+                        getsockname(fd, (struct sockaddr *)&sin, &len) != 0)) {
+            close(fd);
+            fd = -1;
+        }
+        snprintf(uri, size, "tcp://127.0.0.1:%u", ntohs(sin.sin_port));
+    }
+    return fd;
+}
+
+static bool read_full(int fd, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0)
+            return false;
+        got += (size_t)r;
+    }
+    return true;
+}
+
+/* The request a listener reads once the call that sent it has ended. */
+static void request_outlives_call(const char *transport)
+{
+    char dir[64], uri[128];
+    int lfd = plain_listener(transport, dir, uri, sizeof uri);
+    if (lfd < 0)
+        return; /* vsock: covered by unix and tcp */
+    hvrpc_client *c = integ_connect(uri, 0);
+    CHECK(c != NULL);
+    size_t n = 4 * 1024 * 1024 - 64;
+    uint8_t *payload = pattern(n, 5);
+    echo_req req = ECHO_REQ_INIT;
+    req.payload.data = payload;
+    req.payload.len = n;
+    hvrpc_call_options o = HVRPC_CALL_OPTIONS_INIT;
+    o.timeout_ms = 200;
+    ProtobufCMessage *out = NULL;
+    hvrpc_status st;
+    if (c)
+        CHECK_INT(
+            hvrpc_client_invoke(c, SERVICE, "Echo", &req.base,
+                                &hvrpc__echo__v1__echo_response__descriptor, &o,
+                                &out, &st),
+            HVRPC_DEADLINE_EXCEEDED);
+    memset(payload, 0xee, n); /* the caller has its memory back */
+    free(payload);
+
+    int fd = accept(lfd, NULL, NULL);
+    CHECK(fd >= 0);
+    struct timeval tv = {.tv_sec = 10};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    uint8_t h[10];
+    bool ok = fd >= 0 && read_full(fd, h, sizeof h) && h[8] == 1;
+    size_t len =
+        (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+    uint8_t *body = ok ? malloc(len) : NULL;
+    ok = body && read_full(fd, body, len);
+    Ttrpc__Request *r = ok ? ttrpc__request__unpack(NULL, len, body) : NULL;
+    echo_req *e = r ? hvrpc__echo__v1__echo_request__unpack(
+                          NULL, r->payload.len, r->payload.data)
+                    : NULL;
+    uint8_t *want = pattern(n, 5);
+    CHECK(e && e->payload.len == n && memcmp(e->payload.data, want, n) == 0);
+    free(want);
+    if (e)
+        hvrpc__echo__v1__echo_request__free_unpacked(e, NULL);
+    if (r)
+        ttrpc__request__free_unpacked(r, NULL);
+    free(body);
+    hvrpc_client_free(c);
+    if (fd >= 0)
+        close(fd);
+    close(lfd);
+    if (dir[0]) {
+        char path[80];
+        snprintf(path, sizeof path, "%s/s", dir);
+        unlink(path);
+        rmdir(dir);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *transport = integ_transport(argc, argv);
@@ -309,6 +427,7 @@ int main(int argc, char **argv)
         call_expect(c, "Echo", BIG, 4, "1");
         hvrpc_client_free(c);
     }
+    request_outlives_call(transport);
     /* The server frees everything it borrowed: under the sanitizers a
      * leak makes its exit status non-zero. */
     CHECK_INT(server_proc_stop(&sp, 10000), 0);

@@ -127,7 +127,9 @@ HVRPC_API hvrpc_code hvrpc_client_connect(const char *uri,
 /* Calls service/method with request bytes and waits for the answer. On OK,
  * *resp (may be NULL) receives the response payload. Returns the call's
  * code; st receives code and message. opts may be NULL. A request larger
- * than max_frame fails with RESOURCE_EXHAUSTED without being sent. */
+ * than max_frame fails with RESOURCE_EXHAUSTED without being sent. The
+ * request is read until the call returns (a large one is written from
+ * where it lies, not copied), and never after. */
 HVRPC_API hvrpc_code hvrpc_client_call(hvrpc_client *c, const char *service,
                                        const char *method, const void *request,
                                        size_t request_len,
