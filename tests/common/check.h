@@ -12,8 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static int check_failures;
-static int check_count;
+/* Atomic: handlers and callbacks check from their own threads. */
+static _Atomic int check_failures;
+static _Atomic int check_count;
 
 #define CHECK(cond)                                                            \
     do {                                                                       \
