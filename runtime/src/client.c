@@ -50,14 +50,17 @@ hvrpc__pending *hvrpc__client_forget_locked(hvrpc_client *c, uint32_t id)
 }
 
 /* Takes the pending call of stream id out of the map, disarming its
- * timer; NULL for a call we no longer wait for (it timed out). */
+ * timer; NULL for a call we no longer wait for (it timed out). A leader
+ * takes its answer on its own thread: when the call's timer has fired
+ * meanwhile (it is no longer armed), the timer's callback ends the call,
+ * not us: a call is completed once. */
 static hvrpc__pending *take(hvrpc_client *c, uint32_t id)
 {
     pthread_mutex_lock(&c->conn.mu);
     hvrpc__pending *p = hvrpc__client_forget_locked(c, id);
     pthread_mutex_unlock(&c->conn.mu);
-    if (p)
-        hvrpc__loop_timer_stop(&c->loop, &p->timer);
+    if (p && !hvrpc__loop_timer_stop(&c->loop, &p->timer) && p->timed)
+        return NULL;
     return p;
 }
 
@@ -173,24 +176,30 @@ hvrpc_code hvrpc__client_start_request(hvrpc_client *c, const char *service,
         wait = true;
     } else {
         code = send_locked(c, p, &f, st);
-        /* Its frames must not be read by a leader but by the loop. */
-        if (code == HVRPC_OK)
+        /* Its frames must not be read by a leader but by the loop; a
+         * blocking call's unless it leads (else it unparks then). */
+        if (code == HVRPC_OK) {
             hvrpc__client_nudge_leader_locked(c);
+            if (!p->w || p->stream)
+                hvrpc__conn_unpark_locked(&c->conn);
+        }
     }
     if (code == HVRPC_OK && p->stream) {
         /* A stream has no timer: its waits end at its deadline. */
         p->stream->node.id = p->node.id;
         p->stream->in_table = true;
         p->stream->deadline = deadline;
-    } else if (code == HVRPC_OK && deadline &&
-               !hvrpc__loop_timer_start(&c->loop, &p->timer, deadline)) {
-        /* Not sent yet when waiting; else the answer finds no call. */
-        if (!wait)
-            hvrpc__idmap_remove(&c->pending, p->node.id);
-        hvrpc__frame_buf_free(&p->held);
-        wait = false;
-        code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
-                                "out of memory for the call's deadline");
+    } else if (code == HVRPC_OK && deadline) {
+        p->timed = hvrpc__loop_timer_start(&c->loop, &p->timer, deadline);
+        if (!p->timed) {
+            /* Not sent yet when waiting; else the answer finds no call. */
+            if (!wait)
+                hvrpc__idmap_remove(&c->pending, p->node.id);
+            hvrpc__frame_buf_free(&p->held);
+            wait = false;
+            code = hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
+                                    "out of memory for the call's deadline");
+        }
     }
     if (wait)
         wait_list_append(c, p);
@@ -212,7 +221,9 @@ bool hvrpc__client_unwait(hvrpc_client *c, hvrpc__pending *p)
     if (was) {
         hvrpc__frame_buf_free(&p->held);
     } else {
-        hvrpc__idmap_remove(&c->pending, p->node.id);
+        /* Gone already when a leader took its answer just now. */
+        if (hvrpc__client_find_locked(c, p->node.id) == p)
+            hvrpc__idmap_remove(&c->pending, p->node.id);
         if (c->lead_id == p->node.id)
             hvrpc__client_nudge_leader_locked(c); /* its deadline passed */
     }

@@ -58,6 +58,10 @@ typedef struct hvrpc__pending {
     /* Its Request borrows the caller's memory (a blocking call's):
      * hvrpc__client_unlend before the caller has it back. */
     bool lent;
+    /* Its deadline timer was started: once that fires, the call is the
+     * timer's to end, even if its answer is taken from the map meanwhile
+     * (by a leader, on another thread). */
+    bool timed;
 } hvrpc__pending;
 
 struct hvrpc_client {

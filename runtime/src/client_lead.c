@@ -10,8 +10,10 @@
  *
  * The leader steps down as soon as its answer is in, its deadline fires,
  * or another call or stream starts on the client (they write lead_fd,
- * which the leader polls beside the socket). Frames it read for anyone
- * else are deferred to the loop, so completion callbacks still run on
+ * which the leader polls beside the socket). Answered, it leaves the
+ * socket parked (conn.h): the loop is not told to watch input again until
+ * something other than a lone blocking call needs it to. Frames it read for
+ * anyone else are deferred to the loop, so completion callbacks still run on
  * the loop thread, in order. End of stream and read errors it leaves to
  * the loop as well, which alone closes the socket. Not used with an
  * observer (it runs on the loop thread) or on Windows.
@@ -97,15 +99,19 @@ static bool take_lead(hvrpc_client *c, hvrpc__pending *p)
     return ok;
 }
 
-static void step_down(hvrpc_client *c)
+/* Gives the socket back. Answered, and with nothing else started
+ * meanwhile, the client parks: the next lone blocking call leads without
+ * telling the loop anything, and the one after that, and so on. */
+static void step_down(hvrpc_client *c, bool answered)
 {
     pthread_mutex_lock(&c->conn.mu);
+    bool park = answered && !c->lead_nudged && c->pending.n == 0;
     if (c->lead_nudged) {
         uint64_t v;
         (void)!read(c->lead_fd, &v, sizeof v);
         c->lead_nudged = false;
     }
-    hvrpc__conn_unlead_locked(&c->conn);
+    hvrpc__conn_unlead_locked(&c->conn, park);
     pthread_mutex_unlock(&c->conn.mu);
 }
 
@@ -139,11 +145,16 @@ static void read_until_answered(hvrpc_client *c, lead *l)
 
 bool hvrpc__client_lead(hvrpc_client *c, hvrpc__pending *p, hvrpc__waiter *w)
 {
-    if (c->lead_fd < 0 || !take_lead(c, p))
+    if (c->lead_fd < 0 || !take_lead(c, p)) {
+        /* The loop reads this answer: it must watch for it. */
+        pthread_mutex_lock(&c->conn.mu);
+        hvrpc__conn_unpark_locked(&c->conn);
+        pthread_mutex_unlock(&c->conn.mu);
         return false;
+    }
     lead l = {.c = c, .id = p->node.id};
     read_until_answered(c, &l);
-    step_down(c);
+    step_down(c, l.answered);
     /* Posted by the answer read here, or by the loop (the deadline). */
     return sem_trywait(&w->done) == 0;
 }

@@ -56,6 +56,7 @@ void hvrpc__conn_init(hvrpc__conn *c, hvrpc__loop *loop,
 
 int hvrpc__conn_start(hvrpc__conn *c)
 {
+    c->watching = EPOLLIN;
     return hvrpc__loop_add(c->loop, &c->io, EPOLLIN);
 }
 
@@ -72,6 +73,7 @@ void hvrpc__conn_reopen(hvrpc__conn *c, int fd)
     c->want_out = false;
     c->corked = false;
     c->close_after_lead = false;
+    c->parked = false;
     c->last_rx_ns = hvrpc__now_ns();
     pthread_mutex_unlock(&c->mu);
 }
@@ -169,13 +171,23 @@ static int write_some(hvrpc__conn *c, const hvrpc__frame_buf *f, size_t *done)
     return 0;
 }
 
-/* Watches the fd for what the connection waits for now; c->mu held.
- * Input is not watched while paused or while a leader reads. */
+#ifdef EPOLLRDHUP
+#define WATCH_CLOSE EPOLLRDHUP
+#else
+#define WATCH_CLOSE 0u /* Windows: never led nor parked */
+#endif
+
+/* Watches the fd for what the connection waits for now, when that
+ * changed; c->mu held. Input is not watched while paused, nor while a
+ * leader reads or the client is parked: then only a peer's close. */
 static void watch_locked(hvrpc__conn *c)
 {
-    hvrpc__loop_mod(c->loop, &c->io,
-                    (c->paused || c->led ? 0 : EPOLLIN) |
-                        (c->want_out ? EPOLLOUT : 0));
+    uint32_t in = c->paused ? 0 : c->led || c->parked ? WATCH_CLOSE : EPOLLIN;
+    uint32_t events = in | (c->want_out ? EPOLLOUT : 0);
+    if (events == c->watching)
+        return;
+    c->watching = events;
+    hvrpc__loop_mod(c->loop, &c->io, events);
 }
 
 /* Re-arms the fd for what the connection now waits for; c->mu held. */
@@ -460,17 +472,29 @@ static int read_batch(hvrpc__conn *c)
 void hvrpc__conn_lead_locked(hvrpc__conn *c)
 {
     c->led = true;
+    c->parked = false;
     watch_locked(c);
 }
 
-void hvrpc__conn_unlead_locked(hvrpc__conn *c)
+void hvrpc__conn_unlead_locked(hvrpc__conn *c, bool park)
 {
     c->led = false;
     if (c->closed)
         return;
+    bool loop_work = c->deferred || c->close_after_lead;
+    c->parked = park && !loop_work;
     watch_locked(c);
-    if (c->deferred || c->close_after_lead)
+    if (loop_work)
         hvrpc__loop_post(c->loop, &c->after_lead);
+}
+
+void hvrpc__conn_unpark_locked(hvrpc__conn *c)
+{
+    if (!c->parked)
+        return;
+    c->parked = false;
+    if (!c->closed)
+        watch_locked(c);
 }
 
 int hvrpc__conn_defer_locked(hvrpc__conn *c, const hvrpc__frame_header *h,
@@ -567,6 +591,6 @@ static void on_io(hvrpc__io *io, uint32_t events)
             return;
         }
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | WATCH_CLOSE))
         on_readable(c);
 }

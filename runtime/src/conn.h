@@ -76,6 +76,13 @@ struct hvrpc__conn {
      * deferred, and a close asked for meanwhile in close_*, for the
      * loop to see to, in that order, once the leader steps down. */
     bool led;
+    /* A client between lone blocking calls keeps input unwatched as when
+     * led ("parked"): the next such call leads without an epoll_ctl each
+     * way. Any other call or stream unparks (hvrpc__conn_unpark_locked);
+     * a peer's close is watched for all along (EPOLLRDHUP), and the loop
+     * then reads. */
+    bool parked;
+    uint32_t watching; /* the events last asked of the loop */
     struct hvrpc__deferred *deferred, *deferred_tail;
     bool close_after_lead;
     hvrpc_code close_code;
@@ -118,9 +125,12 @@ hvrpc__read_result hvrpc__conn_read(hvrpc__conn *c, uint8_t *buf, size_t cap,
 void hvrpc__conn_unlend_locked(hvrpc__conn *c, uint32_t stream_id);
 
 /* Leading (c->mu held): the caller's thread takes over reading, and
- * gives it back; the loop then handles what was deferred or asked for. */
+ * gives it back; the loop then handles what was deferred or asked for.
+ * park: leave input unwatched until hvrpc__conn_unpark_locked (ignored
+ * when the loop has deferred frames or a close to see to). */
 void hvrpc__conn_lead_locked(hvrpc__conn *c);
-void hvrpc__conn_unlead_locked(hvrpc__conn *c);
+void hvrpc__conn_unlead_locked(hvrpc__conn *c, bool park);
+void hvrpc__conn_unpark_locked(hvrpc__conn *c);
 /* A frame a leader read for someone else, copied for the loop; -1 when
  * out of memory. */
 int hvrpc__conn_defer_locked(hvrpc__conn *c, const hvrpc__frame_header *h,

@@ -5,7 +5,8 @@
  * on the client's I/O thread, not held until the blocking call ends; a
  * deadline, the server's death and hvrpc_client_free end the blocking
  * call with the right status; many threads mixing blocking and
- * asynchronous calls all get their own answers.
+ * asynchronous calls all get their own answers; a server dying between
+ * lone blocking calls, while the client is parked, is seen at once.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -275,17 +276,54 @@ static void server_dies_while_leading(server_proc *sp)
     hvrpc_client_free(c);
 }
 
+/* Lone blocking calls leave the client parked between them (input not
+ * watched, client_lead.c): a server dying then is still seen at once,
+ * with no call in flight (the client logs the close; over tcp only the
+ * watch for the peer's close tells), and the next call says so. */
+static atomic_int closes_logged;
+
+static void count_closes(hvrpc_log_level level, const char *line, void *arg)
+{
+    (void)level;
+    (void)arg;
+    if (strstr(line, "connection closed"))
+        atomic_fetch_add(&closes_logged, 1);
+}
+
+static void server_dies_while_parked(server_proc *sp)
+{
+    hvrpc_client_options o;
+    hvrpc_client_options_init(&o);
+    o.log = count_closes;
+    hvrpc_client *c = NULL;
+    hvrpc_status st;
+    CHECK_INT(hvrpc_client_connect(sp->uri, &o, &c, &st), HVRPC_OK);
+    if (!c)
+        return;
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(integ_echo(c, &(echo_req)ECHO_REQ_INIT, NULL, NULL, NULL),
+                  HVRPC_OK);
+    CHECK(server_proc_signal(sp, SIGKILL) == 0);
+    for (int i = 0; i < 500 && atomic_load(&closes_logged) == 0; i++)
+        usleep(10 * 1000);
+    CHECK_INT(atomic_load(&closes_logged), 1);
+    CHECK_INT(integ_echo(c, &(echo_req)ECHO_REQ_INIT, NULL, NULL, NULL),
+              HVRPC_UNAVAILABLE);
+    hvrpc_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     const char *transport = integ_transport(argc, argv);
     if (!transport)
         return 2;
     /* Both servers are forked before any client thread exists. */
-    server_proc sp, doomed;
+    server_proc sp, doomed, doomed_parked;
     server_proc_options so = {.transport = transport};
     char err[256];
     if (server_proc_start(&sp, &so, err, sizeof err) != 0 ||
-        server_proc_start(&doomed, &so, err, sizeof err) != 0) {
+        server_proc_start(&doomed, &so, err, sizeof err) != 0 ||
+        server_proc_start(&doomed_parked, &so, err, sizeof err) != 0) {
         fprintf(stderr, "server: %s\n", err);
         return 1;
     }
@@ -298,10 +336,12 @@ int main(int argc, char **argv)
     hvrpc_client_free(c);
     free_while_leading(sp.uri);
     server_dies_while_leading(&doomed);
+    server_dies_while_parked(&doomed_parked);
 
     CHECK_INT(server_proc_stop(&sp, 10000), 0);
     server_proc_cleanup(&sp);
     server_proc_cleanup(&doomed);
+    server_proc_cleanup(&doomed_parked);
     integ_report_calls(transport);
     return check_done();
 }
