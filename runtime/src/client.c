@@ -574,6 +574,9 @@ hvrpc_code hvrpc_client_connect(const char *uri,
      * called on the loop thread, so a leader never completes a call. */
     c->lead_fd = o.observer ? -1 : hvrpc__client_lead_open();
     hvrpc__conn_init(&c->conn, &c->loop, tp, fd, &client_conn_ops, o.max_frame);
+    /* A client reads its answers into one buffer, call after call: it
+     * keeps it (a server hands each request's buffer to its call). */
+    c->conn.reader.keep = o.max_frame;
     if (fd < 0) {
         /* Down from the start: the connector makes the first one. */
         c->conn.closed = true;

@@ -64,8 +64,10 @@ void hvrpc__conn_reopen(hvrpc__conn *c, int fd)
 {
     pthread_mutex_lock(&c->mu);
     uint32_t max_frame = c->reader.max;
+    size_t keep = c->reader.keep;
     hvrpc__frame_reader_free(&c->reader);
     hvrpc__frame_reader_init(&c->reader, max_frame);
+    c->reader.keep = keep;
     c->io.fd = fd;
     c->closed = false;
     c->close_when_flushed = false;

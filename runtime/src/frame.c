@@ -46,7 +46,8 @@ void hvrpc__frame_reader_init(hvrpc__frame_reader *r, uint32_t max)
 void hvrpc__frame_reader_free(hvrpc__frame_reader *r)
 {
     hvrpc__free(r->body);
-    r->body = NULL;
+    hvrpc__free(r->spare);
+    r->body = r->spare = NULL;
 }
 
 bool hvrpc__frame_reader_partial(const hvrpc__frame_reader *r)
@@ -64,7 +65,14 @@ static int body_add(hvrpc__frame_reader *r, size_t k, hvrpc__frame_fn fn,
         return 0;
     r->in_body = false;
     int stop = fn(ctx, &r->cur, r->body, false);
-    hvrpc__free(r->body);
+    if (r->body && r->body_cap <= r->keep) {
+        /* Not taken by fn: kept for the next large frame. */
+        hvrpc__free(r->spare);
+        r->spare = r->body;
+        r->spare_cap = r->body_cap;
+    } else {
+        hvrpc__free(r->body);
+    }
     r->body = NULL;
     return stop;
 }
@@ -144,9 +152,16 @@ hvrpc__feed_result hvrpc__frame_reader_feed(hvrpc__frame_reader *r,
                 return HVRPC__FEED_STOPPED;
             continue;
         }
-        r->body = hvrpc__malloc(r->cur.length);
-        if (!r->body)
-            return HVRPC__FEED_NOMEM;
+        if (r->spare && r->spare_cap >= r->cur.length) {
+            r->body = r->spare;
+            r->body_cap = r->spare_cap;
+            r->spare = NULL;
+        } else {
+            r->body = hvrpc__malloc(r->cur.length);
+            if (!r->body)
+                return HVRPC__FEED_NOMEM;
+            r->body_cap = r->cur.length;
+        }
         r->body_have = 0;
         r->in_body = true;
     }

@@ -54,7 +54,15 @@ typedef struct hvrpc__frame_reader {
     size_t hdr_have;
     hvrpc__frame_header cur; /* header of the frame in body */
     uint8_t *body;           /* partial body, cur.length */
-    size_t body_have;
+    size_t body_have, body_cap;
+    /* A body buffer kept for the next large frame (see keep). */
+    uint8_t *spare;
+    size_t spare_cap;
+    /* The largest body buffer kept once its frame is handled (0: none;
+     * set by its owner after init). Reading a large frame into memory
+     * already mapped spares it the page faults of fresh memory: glibc
+     * gives large frees back to the kernel at once. */
+    size_t keep;
     uint64_t skip; /* oversize bytes still to skip */
     bool in_body;
 } hvrpc__frame_reader;

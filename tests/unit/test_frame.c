@@ -451,6 +451,70 @@ static int take_cb(void *ctx, const hvrpc__frame_header *h, const uint8_t *data,
     return 0;
 }
 
+/* Records the bodies it sees, taking none. */
+typedef struct looker {
+    const uint8_t *data[4];
+    uint8_t first[4], last[4];
+    int n;
+} looker;
+
+static int look_cb(void *ctx, const hvrpc__frame_header *h, const uint8_t *data,
+                   bool oversize)
+{
+    looker *l = ctx;
+    (void)oversize;
+    if (l->n < 4) {
+        l->data[l->n] = data;
+        l->first[l->n] = data[0];
+        l->last[l->n] = data[h->length - 1];
+    }
+    l->n++;
+    return 0;
+}
+
+/* Feeds a frame of n bytes of c in two pieces: its body lands in the
+ * reader's own buffer. */
+static void feed_split(hvrpc__frame_reader *r, size_t n, char c, looker *l)
+{
+    uint8_t *f = malloc(HVRPC__FRAME_HEADER_LEN + n);
+    size_t len = put_frame(f, (uint32_t)n, 1, HVRPC__FRAME_RESPONSE, 0, c);
+    CHECK_INT(hvrpc__frame_reader_feed(r, f, 20, look_cb, l), HVRPC__FEED_OK);
+    CHECK_INT(hvrpc__frame_reader_feed(r, f + 20, len - 20, look_cb, l),
+              HVRPC__FEED_OK);
+    free(f);
+}
+
+/* With keep set (a client's reader), a body buffer no callback took
+ * serves the next frame that fits; without, each frame has its own. */
+static void test_reader_keeps_body(void)
+{
+    hvrpc__frame_reader r;
+    hvrpc__frame_reader_init(&r, 1 << 20);
+    r.keep = 1 << 20;
+    looker l = {0};
+    feed_split(&r, 5000, 'a', &l);
+    CHECK(r.spare != NULL && r.spare == l.data[0]);
+    feed_split(&r, 4000, 'b', &l); /* fits the first's buffer */
+    CHECK(l.data[1] == l.data[0] && r.spare == l.data[0]);
+    feed_split(&r, 9000, 'c', &l); /* does not: a new one, kept */
+    CHECK(r.spare != NULL && r.spare == l.data[2]);
+    feed_split(&r, 9000, 'd', &l);
+    CHECK_INT(l.n, 4);
+    CHECK(l.data[3] == l.data[2]);
+    const char want[] = "abcd";
+    for (int i = 0; i < 4; i++)
+        CHECK(l.first[i] == want[i] && l.last[i] == want[i]);
+    hvrpc__frame_reader_free(&r); /* the kept buffer too (ASan) */
+
+    /* A body larger than keep is not kept. */
+    hvrpc__frame_reader_init(&r, 1 << 20);
+    r.keep = 4096;
+    looker m = {0};
+    feed_split(&r, 5000, 'e', &m);
+    CHECK(r.spare == NULL);
+    hvrpc__frame_reader_free(&r);
+}
+
 static void test_reader_take_body(void)
 {
     uint8_t buf[2 * (HVRPC__FRAME_HEADER_LEN + 100)];
@@ -688,6 +752,7 @@ int main(void)
     test_response_lending();
     test_response_parse();
     test_reader_take_body();
+    test_reader_keeps_body();
     test_request_decode();
     return check_done();
 }
