@@ -252,6 +252,28 @@ static void peer_that_never_reads(const char *uri)
     close(fd);
 }
 
+/* Calls method with n pattern bytes (seed 5) and a deadline of ms, which
+ * must pass; then scribbles over the request and frees it, as its caller
+ * may once the call has returned. */
+static void call_times_out(hvrpc_client *c, const char *method, size_t n,
+                           uint32_t ms)
+{
+    uint8_t *payload = pattern(n, 5);
+    echo_req req = ECHO_REQ_INIT;
+    req.payload.data = payload;
+    req.payload.len = n;
+    hvrpc_call_options o = HVRPC_CALL_OPTIONS_INIT;
+    o.timeout_ms = ms;
+    ProtobufCMessage *out = NULL;
+    hvrpc_status st;
+    CHECK_INT(hvrpc_client_invoke(c, SERVICE, method, &req.base,
+                                  &hvrpc__echo__v1__echo_response__descriptor,
+                                  &o, &out, &st),
+              HVRPC_DEADLINE_EXCEEDED);
+    memset(payload, 0xee, n);
+    free(payload);
+}
+
 /* A listener of our own on transport, blocking; its URI in uri (unix: a
  * socket file in dir). -1 when the transport is not unix or tcp. */
 static int plain_listener(const char *transport, char *dir, char *uri,
@@ -310,22 +332,8 @@ static void request_outlives_call(const char *transport)
     hvrpc_client *c = integ_connect(uri, 0);
     CHECK(c != NULL);
     size_t n = 4 * 1024 * 1024 - 64;
-    uint8_t *payload = pattern(n, 5);
-    echo_req req = ECHO_REQ_INIT;
-    req.payload.data = payload;
-    req.payload.len = n;
-    hvrpc_call_options o = HVRPC_CALL_OPTIONS_INIT;
-    o.timeout_ms = 200;
-    ProtobufCMessage *out = NULL;
-    hvrpc_status st;
     if (c)
-        CHECK_INT(
-            hvrpc_client_invoke(c, SERVICE, "Echo", &req.base,
-                                &hvrpc__echo__v1__echo_response__descriptor, &o,
-                                &out, &st),
-            HVRPC_DEADLINE_EXCEEDED);
-    memset(payload, 0xee, n); /* the caller has its memory back */
-    free(payload);
+        call_times_out(c, "Echo", n, 200);
 
     int fd = accept(lfd, NULL, NULL);
     CHECK(fd >= 0);
@@ -410,19 +418,7 @@ int main(int argc, char **argv)
         integ_waiter_destroy(&s.w);
 
         /* Dropped: the deadline passes before the answer. */
-        uint8_t *payload = pattern(BIG, 3);
-        echo_req req = ECHO_REQ_INIT;
-        req.payload.data = payload;
-        req.payload.len = BIG;
-        hvrpc_call_options o = HVRPC_CALL_OPTIONS_INIT;
-        o.timeout_ms = 100;
-        ProtobufCMessage *out = NULL;
-        CHECK_INT(
-            hvrpc_client_invoke(c, SERVICE, "EchoLate", &req.base,
-                                &hvrpc__echo__v1__echo_response__descriptor, &o,
-                                &out, &st),
-            HVRPC_DEADLINE_EXCEEDED);
-        free(payload);
+        call_times_out(c, "EchoLate", BIG, 100);
         usleep(300 * 1000); /* the handler answers, in vain */
         call_expect(c, "Echo", BIG, 4, "1");
         hvrpc_client_free(c);
