@@ -79,11 +79,12 @@ HVRPC_API hvrpc_code hvrpc_message_unpack(
  * bytes as type and ties the message's free to the call's release
  * (hvrpc_call_on_release()), so it stays valid until the call is answered,
  * from any thread. When data is the call's own request (the handler's
- * data and len), large bytes fields of the message (1 KiB or more,
- * singular, top level, not in a oneof) point into the request rather
- * than into a copy: treat them as read-only. When the bytes do not
- * decode, answers the call INVALID_ARGUMENT (naming the type) and returns
- * NULL: the call is then released and must not be answered again. */
+ * data and len) and that was large (not read in one go), bytes fields of
+ * the message of 1 KiB or more (singular, top level, not in a oneof)
+ * point into the request rather than into a copy: treat them as
+ * read-only. When the bytes do not decode, answers the call
+ * INVALID_ARGUMENT (naming the type) and returns NULL: the call is then
+ * released and must not be answered again. */
 HVRPC_API ProtobufCMessage *
 hvrpc_call_decode(hvrpc_call *call, const ProtobufCMessageDescriptor *type,
                   const uint8_t *data, size_t len);
