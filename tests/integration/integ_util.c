@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -246,4 +247,134 @@ int integ_raw_connect(const char *uri)
     if (fd >= 0)
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
+}
+
+int integ_send_all(int fd, const void *buf, size_t len, int timeout_ms)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
+        if (k > 0) {
+            p += k;
+            len -= (size_t)k;
+            continue;
+        }
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int r = poll(&pfd, 1, timeout_ms);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r == 0) {
+                fprintf(stderr, "send: the peer took nothing for %d ms\n",
+                        timeout_ms);
+                return -1;
+            }
+            continue;
+        }
+        fprintf(stderr, "send: %s\n", k < 0 ? strerror(errno) : "0 bytes");
+        return -1;
+    }
+    return 0;
+}
+
+int integ_recv_all(int fd, void *buf, size_t len, int timeout_ms)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t k = recv(fd, p, len, 0);
+        if (k > 0) {
+            p += k;
+            len -= (size_t)k;
+            continue;
+        }
+        if (k == 0) {
+            fprintf(stderr, "recv: the peer closed the connection\n");
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            int r = poll(&pfd, 1, timeout_ms);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r == 0) {
+                fprintf(stderr, "recv: nothing for %d ms\n", timeout_ms);
+                return -1;
+            }
+            continue;
+        }
+        fprintf(stderr, "recv: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void integ_frame_header(uint8_t h[10], uint32_t len, uint32_t id, uint8_t type,
+                        uint8_t flags)
+{
+    h[0] = (uint8_t)(len >> 24);
+    h[1] = (uint8_t)(len >> 16);
+    h[2] = (uint8_t)(len >> 8);
+    h[3] = (uint8_t)len;
+    h[4] = (uint8_t)(id >> 24);
+    h[5] = (uint8_t)(id >> 16);
+    h[6] = (uint8_t)(id >> 8);
+    h[7] = (uint8_t)id;
+    h[8] = type;
+    h[9] = flags;
+}
+
+int integ_listen(integ_listener *l, const char *transport)
+{
+    memset(l, 0, sizeof *l);
+    l->fd = -1;
+    if (strcmp(transport, "unix") == 0) {
+        snprintf(l->dir, sizeof l->dir, "/tmp/hvrpc-listen-XXXXXX");
+        if (!mkdtemp(l->dir)) {
+            l->dir[0] = '\0';
+            return -1;
+        }
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        snprintf(sun.sun_path, sizeof sun.sun_path, "%s/s", l->dir);
+        snprintf(l->uri, sizeof l->uri, "unix://%s", sun.sun_path);
+        l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (l->fd >= 0 &&
+            (bind(l->fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
+             listen(l->fd, 4) != 0)) {
+            integ_listener_close(l);
+            return -1;
+        }
+    } else if (strcmp(transport, "tcp") == 0) {
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof sin;
+        l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (l->fd >= 0 &&
+            (bind(l->fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
+             listen(l->fd, 4) != 0 ||
+             getsockname(l->fd, (struct sockaddr *)&sin, &len) != 0)) {
+            integ_listener_close(l);
+            return -1;
+        }
+        snprintf(l->uri, sizeof l->uri, "tcp://127.0.0.1:%u",
+                 ntohs(sin.sin_port));
+    }
+    return l->fd >= 0 ? 0 : -1;
+}
+
+void integ_listener_close(integ_listener *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    if (l->dir[0]) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/s", l->dir);
+        unlink(path);
+        rmdir(l->dir);
+        l->dir[0] = '\0';
+    }
 }

@@ -45,9 +45,36 @@ int64_t integ_now_ms(void);
  * failure, after printing why. */
 hvrpc_client *integ_connect(const char *uri, uint32_t max_frame);
 
-/* A plain, non-blocking socket connected to uri (unix, tcp or vsock),
- * for speaking the protocol by hand; -1 after printing why. */
+/* --- speaking the protocol by hand ------------------------------------ */
+
+/* A plain, non-blocking socket connected to uri (unix, tcp or vsock);
+ * -1 after printing why. */
 int integ_raw_connect(const char *uri);
+
+/* All of buf written to / read from a non-blocking fd, waiting up to
+ * timeout_ms each time the peer takes or sends nothing. 0, or -1 after
+ * printing why (the wait ran out, the peer closed, an error). */
+int integ_send_all(int fd, const void *buf, size_t len, int timeout_ms);
+int integ_recv_all(int fd, void *buf, size_t len, int timeout_ms);
+
+/* A ttrpc frame header: data length, stream id, type, flags. */
+void integ_frame_header(uint8_t h[10], uint32_t len, uint32_t id, uint8_t type,
+                        uint8_t flags);
+
+/* A listening socket of our own, for peers written by hand: on a fresh
+ * address of transport (unix: a socket file in a mkdtemp directory;
+ * tcp: 127.0.0.1 and a port the kernel picks), where a client connects
+ * to uri. Accepted sockets are blocking. */
+typedef struct integ_listener {
+    int fd;
+    char dir[48]; /* unix: the directory, "" otherwise */
+    char uri[160];
+} integ_listener;
+
+/* 0, or -1 (l->fd -1) for another transport or a failure. */
+int integ_listen(integ_listener *l, const char *transport);
+/* Closes it and removes what it left on disk. */
+void integ_listener_close(integ_listener *l);
 
 /* Calls hvrpc.echo.v1.Echo/Echo with req (blocking). On OK, *resp (may be
  * NULL) receives the decoded response (free with echo_resp_free); a

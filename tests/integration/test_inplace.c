@@ -23,14 +23,12 @@
  *
  * Usage: test_inplace unix|tcp|vsock
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -199,17 +197,7 @@ static uint8_t *request_frame(const char *method, uint32_t id, size_t n,
     size_t env_len = ttrpc__request__get_packed_size(&env);
     uint8_t *f = malloc(10 + env_len);
     if (f && body) {
-        uint8_t h[10] = {(uint8_t)(env_len >> 24),
-                         (uint8_t)(env_len >> 16),
-                         (uint8_t)(env_len >> 8),
-                         (uint8_t)env_len,
-                         (uint8_t)(id >> 24),
-                         (uint8_t)(id >> 16),
-                         (uint8_t)(id >> 8),
-                         (uint8_t)id,
-                         1,
-                         0};
-        memcpy(f, h, sizeof h);
+        integ_frame_header(f, (uint32_t)env_len, id, 1, 0);
         ttrpc__request__pack(&env, f + 10);
         *len = 10 + env_len;
     }
@@ -274,77 +262,30 @@ static void call_times_out(hvrpc_client *c, const char *method, size_t n,
     free(payload);
 }
 
-/* A listener of our own on transport, blocking; its URI in uri (unix: a
- * socket file in dir). -1 when the transport is not unix or tcp. */
-static int plain_listener(const char *transport, char *dir, char *uri,
-                          size_t size)
-{
-    int fd = -1;
-    if (strcmp(transport, "unix") == 0) {
-        strcpy(dir, "/tmp/hvrpc-inplace-XXXXXX");
-        if (!mkdtemp(dir))
-            return -1;
-        struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        snprintf(sun.sun_path, sizeof sun.sun_path, "%s/s", dir);
-        snprintf(uri, size, "unix://%s", sun.sun_path);
-        fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (fd >= 0 && (bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 ||
-                        listen(fd, 4) != 0)) {
-            close(fd);
-            fd = -1;
-        }
-    } else if (strcmp(transport, "tcp") == 0) {
-        dir[0] = '\0';
-        struct sockaddr_in sin = {.sin_family = AF_INET};
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof sin;
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd >= 0 && (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
-                        listen(fd, 4) != 0 ||
-                        getsockname(fd, (struct sockaddr *)&sin, &len) != 0)) {
-            close(fd);
-            fd = -1;
-        }
-        snprintf(uri, size, "tcp://127.0.0.1:%u", ntohs(sin.sin_port));
-    }
-    return fd;
-}
-
-static bool read_full(int fd, uint8_t *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r <= 0)
-            return false;
-        got += (size_t)r;
-    }
-    return true;
-}
-
 /* The request a listener reads once the call that sent it has ended. */
 static void request_outlives_call(const char *transport)
 {
-    char dir[64], uri[128];
-    int lfd = plain_listener(transport, dir, uri, sizeof uri);
-    if (lfd < 0)
+    integ_listener l;
+    if (integ_listen(&l, transport) != 0)
         return; /* vsock: covered by unix and tcp */
-    hvrpc_client *c = integ_connect(uri, 0);
+    hvrpc_client *c = integ_connect(l.uri, 0);
     CHECK(c != NULL);
     size_t n = 4 * 1024 * 1024 - 64;
     if (c)
         call_times_out(c, "Echo", n, 200);
 
-    int fd = accept(lfd, NULL, NULL);
+    int fd = accept(l.fd, NULL, NULL);
     CHECK(fd >= 0);
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (fd >= 0)
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     uint8_t h[10];
-    bool ok = fd >= 0 && read_full(fd, h, sizeof h) && h[8] == 1;
+    bool ok =
+        fd >= 0 && integ_recv_all(fd, h, sizeof h, 10000) == 0 && h[8] == 1;
     size_t len =
-        (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+        ok ? (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3]
+           : 0;
     uint8_t *body = ok ? malloc(len) : NULL;
-    ok = body && read_full(fd, body, len);
+    ok = body && integ_recv_all(fd, body, len, 10000) == 0;
     Ttrpc__Request *r = ok ? ttrpc__request__unpack(NULL, len, body) : NULL;
     echo_req *e = r ? hvrpc__echo__v1__echo_request__unpack(
                           NULL, r->payload.len, r->payload.data)
@@ -360,13 +301,7 @@ static void request_outlives_call(const char *transport)
     hvrpc_client_free(c);
     if (fd >= 0)
         close(fd);
-    close(lfd);
-    if (dir[0]) {
-        char path[80];
-        snprintf(path, sizeof path, "%s/s", dir);
-        unlink(path);
-        rmdir(dir);
-    }
+    integ_listener_close(&l);
 }
 
 int main(int argc, char **argv)

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -167,18 +166,11 @@ static void *silent_accept(void *arg)
 
 static void deadline_with_silent_peer(void)
 {
-    char dir[] = "/tmp/hvrpc-lead-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s/s", dir);
-    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-          listen(lfd, 1) == 0);
+    integ_listener l;
+    CHECK_INT(integ_listen(&l, "unix"), 0);
     pthread_t t;
-    CHECK(pthread_create(&t, NULL, silent_accept, &lfd) == 0);
-    char uri[160];
-    snprintf(uri, sizeof uri, "unix://%s", sa.sun_path);
-    hvrpc_client *c = integ_connect(uri, 0);
+    CHECK(pthread_create(&t, NULL, silent_accept, &l.fd) == 0);
+    hvrpc_client *c = integ_connect(l.uri, 0);
     CHECK(c != NULL);
     slow_call s;
     slow_start(&s, c, 0, 300);
@@ -187,9 +179,7 @@ static void deadline_with_silent_peer(void)
     CHECK(s.took_ms < 2500);
     hvrpc_client_free(c);
     pthread_join(t, NULL);
-    close(lfd);
-    unlink(sa.sun_path);
-    rmdir(dir);
+    integ_listener_close(&l);
 }
 
 /* Threads mixing blocking and asynchronous calls: each its own answer. */

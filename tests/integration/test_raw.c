@@ -17,17 +17,12 @@
  * Usage: test_raw unix|tcp|vsock
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <linux/vm_sockets.h>
@@ -48,87 +43,7 @@ static const char *transport;
 /* The peer the echo service named in the last OK response read. */
 static char last_peer[128];
 
-/* --- plain socket I/O ------------------------------------------------ */
-
-/* Sends everything, waiting up to IO_TIMEOUT_MS whenever the server stops
- * reading. 0, or -1 (stalled or failed). */
-static int send_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t k = send(fd, p, len, MSG_NOSIGNAL);
-        if (k > 0) {
-            p += k;
-            len -= (size_t)k;
-            continue;
-        }
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            int r = poll(&pfd, 1, IO_TIMEOUT_MS);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r == 0) {
-                fprintf(stderr, "send: the server read nothing for %d ms\n",
-                        IO_TIMEOUT_MS);
-                return -1;
-            }
-            continue;
-        }
-        fprintf(stderr, "send: %s\n", k < 0 ? strerror(errno) : "0 bytes");
-        return -1;
-    }
-    return 0;
-}
-
-static int recv_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t k = recv(fd, p, len, 0);
-        if (k > 0) {
-            p += k;
-            len -= (size_t)k;
-            continue;
-        }
-        if (k == 0) {
-            fprintf(stderr, "recv: the server closed the connection\n");
-            return -1;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            struct pollfd pfd = {.fd = fd, .events = POLLIN};
-            int r = poll(&pfd, 1, IO_TIMEOUT_MS);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r == 0) {
-                fprintf(stderr, "recv: nothing for %d ms\n", IO_TIMEOUT_MS);
-                return -1;
-            }
-            continue;
-        }
-        fprintf(stderr, "recv: %s\n", strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void put_header(uint8_t *h, uint32_t len, uint32_t stream, uint8_t type,
-                       uint8_t flags)
-{
-    h[0] = (uint8_t)(len >> 24);
-    h[1] = (uint8_t)(len >> 16);
-    h[2] = (uint8_t)(len >> 8);
-    h[3] = (uint8_t)len;
-    h[4] = (uint8_t)(stream >> 24);
-    h[5] = (uint8_t)(stream >> 16);
-    h[6] = (uint8_t)(stream >> 8);
-    h[7] = (uint8_t)stream;
-    h[8] = type;
-    h[9] = flags;
-}
+/* --- frames by hand ------------------------------------------------- */
 
 /* A whole frame (header + data) in a malloc'd buffer. */
 static uint8_t *make_frame(uint32_t stream, uint8_t type, const uint8_t *data,
@@ -137,7 +52,7 @@ static uint8_t *make_frame(uint32_t stream, uint8_t type, const uint8_t *data,
     uint8_t *f = malloc(HEADER_LEN + len);
     if (!f)
         return NULL;
-    put_header(f, (uint32_t)len, stream, type, 0);
+    integ_frame_header(f, (uint32_t)len, stream, type, 0);
     if (len)
         memcpy(f + HEADER_LEN, data, len);
     *frame_len = HEADER_LEN + len;
@@ -177,9 +92,9 @@ static int send_echo(int fd, uint32_t stream, const char *text, int bytewise)
         env ? make_frame(stream, TYPE_REQUEST, env, env_len, &frame_len) : NULL;
     int rc = frame ? 0 : -1;
     if (frame && !bytewise)
-        rc = send_all(fd, frame, frame_len);
+        rc = integ_send_all(fd, frame, frame_len, IO_TIMEOUT_MS);
     for (size_t i = 0; frame && bytewise && rc == 0 && i < frame_len; i++)
-        rc = send_all(fd, frame + i, 1);
+        rc = integ_send_all(fd, frame + i, 1, IO_TIMEOUT_MS);
     free(frame);
     free(env);
     return rc;
@@ -192,7 +107,7 @@ static int expect_response(int fd, uint32_t stream, hvrpc_code code,
                            const char *text, const char *what)
 {
     uint8_t h[HEADER_LEN];
-    if (recv_all(fd, h, sizeof h) != 0) {
+    if (integ_recv_all(fd, h, sizeof h, IO_TIMEOUT_MS) != 0) {
         fprintf(stderr, "%s: no response frame\n", what);
         CHECK(0 && "a response frame");
         return -1;
@@ -207,7 +122,7 @@ static int expect_response(int fd, uint32_t stream, hvrpc_code code,
         return -1;
     }
     uint8_t *data = malloc(len ? len : 1);
-    if (!data || recv_all(fd, data, len) != 0) {
+    if (!data || integ_recv_all(fd, data, len, IO_TIMEOUT_MS) != 0) {
         free(data);
         CHECK(0 && "the response frame's data");
         return -1;
@@ -261,12 +176,12 @@ static int send_oversized(int fd, uint32_t stream)
         memcpy(data + off, inner, n);
     }
     uint8_t h[HEADER_LEN];
-    put_header(h, (uint32_t)len, stream, TYPE_REQUEST, 0);
+    integ_frame_header(h, (uint32_t)len, stream, TYPE_REQUEST, 0);
     if (rc == 0)
-        rc = send_all(fd, h, sizeof h);
+        rc = integ_send_all(fd, h, sizeof h, IO_TIMEOUT_MS);
     for (size_t off = 0; rc == 0 && off < len; off += CHUNK) {
         size_t n = len - off < CHUNK ? len - off : CHUNK;
-        rc = send_all(fd, data + off, n);
+        rc = integ_send_all(fd, data + off, n, IO_TIMEOUT_MS);
     }
     free(inner);
     free(inner_env);
@@ -352,7 +267,7 @@ static void test_raw(const char *uri, const char *listen_uri)
     /* A zero-length Request: service "" -> UNIMPLEMENTED. */
     frame = make_frame(7, TYPE_REQUEST, NULL, 0, &flen);
     CHECK(frame != NULL);
-    CHECK_INT(frame ? send_all(fd, frame, flen) : -1, 0);
+    CHECK_INT(frame ? integ_send_all(fd, frame, flen, IO_TIMEOUT_MS) : -1, 0);
     free(frame);
     if (expect_response(fd, 7, HVRPC_UNIMPLEMENTED, NULL, "empty request"))
         goto out;

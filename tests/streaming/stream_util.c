@@ -1,18 +1,12 @@
 /* tests/streaming/stream_util.c - see stream_util.h. */
 #include "stream_util.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "integ_util.h"
 #include "ttrpc/request.pb-c.h"
 
 static uint32_t want_streams;
@@ -123,71 +117,17 @@ uint32_t range_index(const uint8_t *p)
 
 /* --- raw frames ---------------------------------------------------------- */
 
-int raw_connect_uri(const char *uri)
-{
-    int fd = -1;
-    if (strncmp(uri, "unix://", 7) == 0) {
-        struct sockaddr_un a = {.sun_family = AF_UNIX};
-        snprintf(a.sun_path, sizeof a.sun_path, "%s", uri + 7);
-        fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-            close(fd);
-            return -1;
-        }
-        return fd;
-    }
-    if (strncmp(uri, "tcp://", 6) == 0) {
-        char host[64];
-        const char *colon = strrchr(uri + 6, ':');
-        if (!colon || (size_t)(colon - (uri + 6)) >= sizeof host)
-            return -1;
-        memcpy(host, uri + 6, (size_t)(colon - (uri + 6)));
-        host[colon - (uri + 6)] = '\0';
-        struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons((uint16_t)atoi(colon + 1))};
-        if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
-            return -1;
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-            close(fd);
-            return -1;
-        }
-        return fd;
-    }
-    return -1;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
+/* Every wait on a hand-written peer's socket. */
+#define RAW_TIMEOUT_MS 5000
 
 int raw_frame(int fd, uint32_t id, uint8_t type, uint8_t flags,
               const void *data, size_t len)
 {
-    uint8_t h[10] = {(uint8_t)(len >> 24),
-                     (uint8_t)(len >> 16),
-                     (uint8_t)(len >> 8),
-                     (uint8_t)len,
-                     (uint8_t)(id >> 24),
-                     (uint8_t)(id >> 16),
-                     (uint8_t)(id >> 8),
-                     (uint8_t)id,
-                     type,
-                     flags};
-    if (write_all(fd, h, sizeof h) != 0)
+    uint8_t h[10];
+    integ_frame_header(h, (uint32_t)len, id, type, flags);
+    if (integ_send_all(fd, h, sizeof h, RAW_TIMEOUT_MS) != 0)
         return -1;
-    return len ? write_all(fd, data, len) : 0;
+    return len ? integ_send_all(fd, data, len, RAW_TIMEOUT_MS) : 0;
 }
 
 int raw_request(int fd, uint32_t id, uint8_t flags, const char *service,
@@ -215,28 +155,11 @@ int raw_request(int fd, uint32_t id, uint8_t flags, const char *service,
     return r;
 }
 
-static int read_exact(int fd, uint8_t *p, size_t n, int timeout_ms)
-{
-    while (n) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, timeout_ms) <= 0)
-            return -1;
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 int raw_read_frame(int fd, int timeout_ms, uint32_t *id, uint8_t *type,
                    uint8_t *flags, uint8_t *data, size_t size, size_t *len)
 {
     uint8_t h[10];
-    if (read_exact(fd, h, sizeof h, timeout_ms) != 0)
+    if (integ_recv_all(fd, h, sizeof h, timeout_ms) != 0)
         return -1;
     uint32_t n = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
                  (uint32_t)h[2] << 8 | h[3];
@@ -246,12 +169,12 @@ int raw_read_frame(int fd, int timeout_ms, uint32_t *id, uint8_t *type,
     *flags = h[9];
     *len = n;
     size_t keep = n < size ? n : size;
-    if (read_exact(fd, data, keep, timeout_ms) != 0)
+    if (integ_recv_all(fd, data, keep, timeout_ms) != 0)
         return -1;
     for (size_t left = n - keep; left;) {
         uint8_t skip[4096];
         size_t k = left < sizeof skip ? left : sizeof skip;
-        if (read_exact(fd, skip, k, timeout_ms) != 0)
+        if (integ_recv_all(fd, skip, k, timeout_ms) != 0)
             return -1;
         left -= k;
     }

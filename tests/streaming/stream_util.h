@@ -39,10 +39,8 @@ const char *wait_last_end(hvrpc_client *c, const char *want, int timeout_ms);
 /* The index a Range message carries (its first 4 bytes). */
 uint32_t range_index(const uint8_t *p);
 
-/* --- raw frames (unix and tcp only) ---------------------------------- */
+/* --- raw frames, on a socket from integ_raw_connect() --------------- */
 
-/* A blocking socket connected to uri (unix:// or tcp://), or -1. */
-int raw_connect_uri(const char *uri);
 /* Writes a frame. 0 on success. */
 int raw_frame(int fd, uint32_t id, uint8_t type, uint8_t flags,
               const void *data, size_t len);

@@ -331,7 +331,7 @@ static int read_answer(int fd, uint32_t *id, uint8_t *type, uint8_t *flags,
 static void test_raw(const char *uri)
 {
     fprintf(stderr, "-- hand-written frames\n");
-    int fd = raw_connect_uri(uri);
+    int fd = integ_raw_connect(uri);
     CHECK(fd >= 0);
     if (fd < 0)
         return;
