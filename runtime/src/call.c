@@ -197,9 +197,7 @@ ProtobufCAllocator *hvrpc__call_allocator(hvrpc_call *call)
 
 bool hvrpc__call_holds(const hvrpc_call *call, const uint8_t *p, size_t n)
 {
-    uintptr_t lo = (uintptr_t)call->frame, at = (uintptr_t)p;
-    return call->frame && at >= lo && n <= call->frame_len &&
-           at - lo <= call->frame_len - n;
+    return hvrpc__lies_within(p, n, call->frame, call->frame_len);
 }
 
 void hvrpc__call_init(hvrpc_call *call, hvrpc__sconn *sc, uint32_t stream_id,

@@ -72,25 +72,12 @@ static size_t payload_len(const hvrpc__payload *pl)
     return pl->msg ? protobuf_c_message_get_packed_size(pl->msg) : pl->len;
 }
 
-/* The piece of a payload lent to its frame (frame_buf.c): len 0 when
- * none. */
-typedef struct lent_piece {
-    const uint8_t *data;
-    size_t at, len; /* at: where it starts in the packed payload */
-} lent_piece;
-
-static lent_piece find_lent(const hvrpc__payload *pl)
-{
-    lent_piece lp;
-    lp.len = hvrpc__lend_find(pl, &lp.data, &lp.at);
-    return lp;
-}
-
 /* Writes the payload field of n bytes at p, in out's data; a lent piece
- * is left out of data and recorded in out. Returns where data goes on. */
+ * (frame_buf.c) is left out of data and recorded in out. Returns where
+ * data goes on. */
 static uint8_t *put_payload(hvrpc__frame_buf *out, uint8_t *p, uint32_t field,
                             const hvrpc__payload *pl, size_t n,
-                            const lent_piece *lp)
+                            const hvrpc__lent_piece *lp)
 {
     if (!n)
         return p;
@@ -100,7 +87,7 @@ static uint8_t *put_payload(hvrpc__frame_buf *out, uint8_t *p, uint32_t field,
     if (!lp->len)
         return p + protobuf_c_message_pack(pl->msg, p);
     if (pl->msg)
-        hvrpc__lend_pack(pl->msg, p, lp->at, lp->len);
+        hvrpc__lend_pack(pl->msg, p, lp);
     out->lent = lp->data;
     out->lent_at = (size_t)(p - out->data) + lp->at;
     out->lent_len = lp->len;
@@ -141,7 +128,7 @@ hvrpc_code hvrpc__encode_request(uint32_t stream_id, const char *service,
                                 "request of %zu bytes exceeds this client's "
                                 "maximum frame of %u bytes (not sent)",
                                 n, max_frame);
-    lent_piece lp = find_lent(payload);
+    hvrpc__lent_piece lp = hvrpc__lend_find(payload);
     if (hvrpc__frame_buf_alloc(out, stream_id, HVRPC__FRAME_REQUEST, 0, n,
                                lp.len) != HVRPC_OK)
         return hvrpc_status_set(st, HVRPC_RESOURCE_EXHAUSTED,
@@ -182,7 +169,7 @@ hvrpc_code hvrpc__encode_response(uint32_t stream_id, hvrpc_code code,
         bytes_field_size(RESP_PAYLOAD, pl_len);
     if (n > max_frame)
         return HVRPC_RESOURCE_EXHAUSTED;
-    lent_piece lp = find_lent(payload);
+    hvrpc__lent_piece lp = hvrpc__lend_find(payload);
     if (hvrpc__frame_buf_alloc(out, stream_id, HVRPC__FRAME_RESPONSE, 0, n,
                                lp.len) != HVRPC_OK)
         return HVRPC_RESOURCE_EXHAUSTED;

@@ -72,14 +72,20 @@ void hvrpc__frame_buf_free(hvrpc__frame_buf *f);
 int hvrpc__frame_buf_iov(const hvrpc__frame_buf *f, size_t off,
                          struct iovec iov[3]);
 
-/* frame_buf.c, for the encoders: true when p[0, n) may be lent (see
- * hvrpc__payload); the piece of pl to lend (its length, 0 for none, and
- * where it starts in the payload); pl->msg packed into out without it. */
-bool hvrpc__lendable(const hvrpc__payload *pl, const uint8_t *p, size_t n);
-size_t hvrpc__lend_find(const hvrpc__payload *pl, const uint8_t **piece,
-                        size_t *piece_at);
+/* True when p[0, n) lies within lo[0, lo_len) (lo may be NULL). */
+bool hvrpc__lies_within(const uint8_t *p, size_t n, const uint8_t *lo,
+                        size_t lo_len);
+
+/* frame_buf.c, for the encoders: the piece of a payload to lend (len 0:
+ * none), and the message packed into out without it. */
+typedef struct hvrpc__lent_piece {
+    const uint8_t *data;
+    size_t at, len; /* at: where it starts in the packed payload */
+} hvrpc__lent_piece;
+
+hvrpc__lent_piece hvrpc__lend_find(const hvrpc__payload *pl);
 void hvrpc__lend_pack(const ProtobufCMessage *msg, uint8_t *out,
-                      size_t piece_at, size_t piece_len);
+                      const hvrpc__lent_piece *lp);
 
 /* A Request frame. RESOURCE_EXHAUSTED (nothing allocated) when its data
  * would exceed max_frame. timeout_ns 0 means none. */

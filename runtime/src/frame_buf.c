@@ -86,15 +86,19 @@ int hvrpc__frame_buf_own(hvrpc__frame_buf *f)
     return 0;
 }
 
-bool hvrpc__lendable(const hvrpc__payload *pl, const uint8_t *p, size_t n)
+bool hvrpc__lies_within(const uint8_t *p, size_t n, const uint8_t *lo,
+                        size_t lo_len)
 {
-    if (n < HVRPC__LEND_MIN)
-        return false;
-    if (pl->lend_any)
-        return true;
-    uintptr_t lo = (uintptr_t)pl->lendable, at = (uintptr_t)p;
-    return pl->lendable && at >= lo && n <= pl->lendable_len &&
-           at - lo <= pl->lendable_len - n;
+    uintptr_t base = (uintptr_t)lo, at = (uintptr_t)p;
+    return lo && at >= base && n <= lo_len && at - base <= lo_len - n;
+}
+
+/* True when p[0, n) may be lent (see hvrpc__payload). */
+static bool lendable(const hvrpc__payload *pl, const uint8_t *p, size_t n)
+{
+    return n >= HVRPC__LEND_MIN &&
+           (pl->lend_any ||
+            hvrpc__lies_within(p, n, pl->lendable, pl->lendable_len));
 }
 
 /* protobuf-c packs through a ProtobufCBuffer, handing bytes fields over
@@ -104,25 +108,22 @@ typedef struct finder {
     ProtobufCBuffer base;
     const hvrpc__payload *pl;
     size_t at; /* bytes appended so far */
-    const uint8_t *piece;
-    size_t piece_at, piece_len;
+    hvrpc__lent_piece lp;
 } finder;
 
 static void find_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
 {
     finder *f = (finder *)b;
-    if (!f->piece && hvrpc__lendable(f->pl, data, len)) {
-        f->piece = data;
-        f->piece_at = f->at;
-        f->piece_len = len;
-    }
+    if (!f->lp.len && lendable(f->pl, data, len))
+        f->lp = (hvrpc__lent_piece){data, f->at, len};
     f->at += len;
 }
 
 typedef struct writer {
     ProtobufCBuffer base;
     uint8_t *out;
-    size_t at, skip_at, skip_len;
+    size_t at;
+    const hvrpc__lent_piece *skip;
 } writer;
 
 static void write_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
@@ -130,39 +131,30 @@ static void write_append(ProtobufCBuffer *b, size_t len, const uint8_t *data)
     writer *w = (writer *)b;
     size_t at = w->at;
     w->at += len;
-    if (at == w->skip_at && len == w->skip_len)
+    if (at == w->skip->at && len == w->skip->len)
         return;
-    if (at > w->skip_at)
-        at -= w->skip_len;
+    if (at > w->skip->at)
+        at -= w->skip->len;
     memcpy(w->out + at, data, len);
 }
 
-size_t hvrpc__lend_find(const hvrpc__payload *pl, const uint8_t **piece,
-                        size_t *piece_at)
+hvrpc__lent_piece hvrpc__lend_find(const hvrpc__payload *pl)
 {
-    *piece = NULL;
-    *piece_at = 0;
+    hvrpc__lent_piece none = {0};
     if (!pl || (!pl->lendable && !pl->lend_any))
-        return 0;
-    if (!pl->msg) {
-        if (!hvrpc__lendable(pl, pl->data, pl->len))
-            return 0;
-        *piece = pl->data;
-        return pl->len;
-    }
+        return none;
+    if (!pl->msg)
+        return lendable(pl, pl->data, pl->len)
+                   ? (hvrpc__lent_piece){pl->data, 0, pl->len}
+                   : none;
     finder f = {.base = {.append = find_append}, .pl = pl};
     protobuf_c_message_pack_to_buffer(pl->msg, &f.base);
-    *piece = f.piece;
-    *piece_at = f.piece_at;
-    return f.piece ? f.piece_len : 0;
+    return f.lp;
 }
 
 void hvrpc__lend_pack(const ProtobufCMessage *msg, uint8_t *out,
-                      size_t piece_at, size_t piece_len)
+                      const hvrpc__lent_piece *lp)
 {
-    writer w = {.base = {.append = write_append},
-                .out = out,
-                .skip_at = piece_at,
-                .skip_len = piece_len};
+    writer w = {.base = {.append = write_append}, .out = out, .skip = lp};
     protobuf_c_message_pack_to_buffer(msg, &w.base);
 }

@@ -54,6 +54,7 @@ typedef struct in_place {
     const ProtobufCFieldDescriptor *fd;
     const uint8_t *data; /* its last occurrence: protobuf-c keeps the last */
     size_t len;
+    size_t wire; /* bytes of all its occurrences, tags included */
 } in_place;
 
 /* A field protobuf-c would hold as one ProtobufCBinaryData we may point
@@ -67,27 +68,30 @@ static bool placeable(const ProtobufCFieldDescriptor *fd)
            !(fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
 }
 
-static in_place *slot_of(in_place *v, size_t n,
-                         const ProtobufCFieldDescriptor *fd)
+/* The index of fd's slot in v[0, n), or n. */
+static size_t slot_of(const in_place *v, size_t n,
+                      const ProtobufCFieldDescriptor *fd)
 {
-    for (size_t i = 0; i < n; i++)
-        if (v[i].fd == fd)
-            return &v[i];
-    return NULL;
+    size_t i = 0;
+    while (i < n && v[i].fd != fd)
+        i++;
+    return i;
 }
 
 /* Finds the fields to leave in place: those whose last occurrence is at
  * least min bytes long. Returns how many (0 for bytes that do not walk:
- * protobuf-c then sees them whole and refuses them). */
+ * protobuf-c then sees them whole and refuses them), and in *rest_len
+ * what is left of data without them. */
 static size_t find_in_place(const ProtobufCMessageDescriptor *d,
                             const uint8_t *p, size_t len, size_t min,
-                            in_place v[IN_PLACE_FIELDS])
+                            in_place v[IN_PLACE_FIELDS], size_t *rest_len)
 {
     in_place seen[IN_PLACE_FIELDS];
     size_t n_seen = 0;
     const uint8_t *end = p + len;
     hvrpc__wire_field f;
     while (p < end) {
+        const uint8_t *start = p;
         if (!hvrpc__wire_next(&p, end, &f))
             return 0;
         if (f.type != WT_LEN)
@@ -96,44 +100,44 @@ static size_t find_in_place(const ProtobufCMessageDescriptor *d,
             protobuf_c_message_descriptor_get_field(d, (unsigned)f.number);
         if (!placeable(fd))
             continue;
-        in_place *s = slot_of(seen, n_seen, fd);
-        if (!s) {
+        size_t i = slot_of(seen, n_seen, fd);
+        if (i == n_seen) {
             if (n_seen == IN_PLACE_FIELDS)
                 continue; /* protobuf-c copies this one */
-            s = &seen[n_seen++];
-            s->fd = fd;
+            seen[n_seen++] = (in_place){.fd = fd};
         }
-        s->data = f.data;
-        s->len = (size_t)f.len;
+        seen[i].data = f.data;
+        seen[i].len = (size_t)f.len;
+        seen[i].wire += (size_t)(p - start);
     }
     size_t n = 0;
+    *rest_len = len;
     for (size_t i = 0; i < n_seen; i++)
-        if (seen[i].len >= min)
+        if (seen[i].len >= min) {
             v[n++] = seen[i];
+            *rest_len -= seen[i].wire;
+        }
     return n;
 }
 
-/* Copies the fields of data[0, len) but every length-delimited occurrence
- * of the fields in v into out (NULL: only counts); returns the length. */
-static size_t without_in_place(const ProtobufCMessageDescriptor *d,
-                               const uint8_t *p, size_t len, const in_place *v,
-                               size_t n, uint8_t *out)
+/* Copies the fields of data[0, len) into out but every length-delimited
+ * occurrence of the fields in v. */
+static void without_in_place(const ProtobufCMessageDescriptor *d,
+                             const uint8_t *p, size_t len, const in_place *v,
+                             size_t n, uint8_t *out)
 {
     const uint8_t *end = p + len;
-    size_t used = 0;
     hvrpc__wire_field f;
     while (p < end) {
         const uint8_t *start = p;
         hvrpc__wire_next(&p, end, &f); /* walked once already */
-        if (f.type == WT_LEN && slot_of((in_place *)v, n,
+        if (f.type == WT_LEN && slot_of(v, n,
                                         protobuf_c_message_descriptor_get_field(
-                                            d, (unsigned)f.number)))
+                                            d, (unsigned)f.number)) < n)
             continue;
-        if (out)
-            memcpy(out + used, start, (size_t)(p - start));
-        used += (size_t)(p - start);
+        memcpy(out, start, (size_t)(p - start));
+        out += p - start;
     }
-    return used;
 }
 
 static void place(ProtobufCMessage *msg, const in_place *v, size_t n)
@@ -158,14 +162,15 @@ static ProtobufCMessage *unpack_in_place(const ProtobufCMessageDescriptor *d,
                                          size_t min)
 {
     in_place v[IN_PLACE_FIELDS];
-    size_t n = find_in_place(d, data, len, min, v);
+    size_t rest_len;
+    size_t n = find_in_place(d, data, len, min, v, &rest_len);
     if (n == 0)
         return protobuf_c_message_unpack(d, a, len, data);
-    size_t rest_len = without_in_place(d, data, len, v, n, NULL);
     uint8_t *rest = rest_len ? a->alloc(a->allocator_data, rest_len) : NULL;
     if (rest_len && !rest)
         return NULL;
-    without_in_place(d, data, len, v, n, rest);
+    if (rest)
+        without_in_place(d, data, len, v, n, rest);
     ProtobufCMessage *msg = protobuf_c_message_unpack(d, a, rest_len, rest);
     if (rest)
         a->free(a->allocator_data, rest);
